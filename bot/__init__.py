@@ -1,0 +1,1 @@
+"""What the bot knows, free of Slack and SQL: the ladder, the cost model, drafting, the digest."""
