@@ -187,6 +187,29 @@ class Answers(BaseModel):
             data[key] = value
         return Answers.model_validate({k: v for k, v in data.items() if v is not None})
 
+    @classmethod
+    def from_flat(cls, flat: dict[str, Any]) -> Answers:
+        """Answers from ``{"few_shot": ..., "cost.requests_per_month": ...}`` (the store's form)."""
+        data: dict[str, Any] = {}
+        cost: dict[str, Any] = {}
+        for key, value in flat.items():
+            if value is None:
+                continue
+            if key.startswith("cost."):
+                cost[key.removeprefix("cost.")] = value
+            else:
+                data[key] = value
+        if cost:
+            data["cost"] = cost
+        return cls.model_validate(data)
+
+    def to_flat(self) -> dict[str, Any]:
+        """The inverse of ``from_flat``: one entry per answered key."""
+        data = self.to_json_dict()
+        cost = data.pop("cost", None) or {}
+        data.update({f"cost.{k}": v for k, v in cost.items()})
+        return data
+
     def to_json_dict(self) -> dict[str, Any]:
         """The answers as the JSON object of LADDER.md, unanswered keys and default cost inputs
         left out (so a round trip keeps "not given" distinct from "given as the default")."""

@@ -1,0 +1,179 @@
+"""The ``ladder`` command line: the review in a terminal, the cost model, drafting, the bot."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from bot.answers import Answers, describe_validation_error
+from bot.errors import LadderError
+from bot.ladder import NeedsAnswer, Recommendation, next_step
+from bot.questions import Kind, Question
+
+app = typer.Typer(
+    help=(
+        "ladder-bot: before you fine-tune an LLM, climb the ladder: a real system prompt, "
+        "few-shot examples, retrieval, and only then LoRA, with the break-even numbers.\n\n"
+        "Start with `ladder review` for a guided review in this terminal, or `ladder cost "
+        "--help` for the break-even model alone."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema (migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Bad input: one line saying which value is wrong and why, exit status 2."""
+    err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def _load_answers(path: Path) -> Answers:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        fail(f"--answers: {path}: no such file")
+    except json.JSONDecodeError as exc:
+        fail(f"--answers: {path}: not valid JSON ({exc.msg} at line {exc.lineno})")
+    if not isinstance(raw, dict):
+        fail(f"--answers: {path}: expected a JSON object of answers")
+    try:
+        return Answers.model_validate(raw)
+    except ValidationError as exc:
+        fail(f"--answers: {describe_validation_error(exc)}")
+
+
+@app.command()
+def review(
+    answers_file: Annotated[
+        Path | None,
+        typer.Option("--answers", help="JSON file of answers (the keys of LADDER.md)."),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the next question or the result as JSON.")
+    ] = False,
+    team: Annotated[str, typer.Option(help="Team id the review is saved under.")] = "local",
+    owner: Annotated[str | None, typer.Option(help="Who owns the review (default: you).")] = None,
+) -> None:
+    """Walk the ladder in this terminal, one question at a time, and save the review.
+
+    With --answers FILE --json: evaluate the answers without asking anything and print the
+    next question or the recommendation as JSON (nothing is saved).
+    """
+    answers = _load_answers(answers_file) if answers_file else Answers()
+    if json_out:
+        if answers_file is None:
+            fail("--json: needs --answers FILE (the interactive review cannot print JSON)")
+        try:
+            result = next_step(answers)
+        except LadderError as exc:
+            fail(exc.user_message)
+        print(json.dumps(result.to_json_dict(), indent=2))
+        return
+    from bot.terminal import run_terminal_review
+
+    try:
+        run_terminal_review(
+            answers, team_id=team, owner_id=owner or getpass.getuser(), console=out
+        )
+    except LadderError as exc:
+        fail(exc.user_message)
+
+
+def _register_optional_commands() -> None:
+    from bot.cli_cost import cost_command
+    from bot.cli_draft import draft_command
+
+    app.command("cost", help=cost_command.__doc__)(cost_command)
+    app.command("draft", help=draft_command.__doc__)(draft_command)
+
+
+_register_optional_commands()
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply the database migrations to DATABASE_URL."""
+    from bot.settings import load_settings
+    from store.db import upgrade
+
+    try:
+        settings = load_settings()
+    except LadderError as exc:
+        fail(exc.user_message)
+    upgrade(settings.database_url, revision)
+    out.print(f"database at revision {revision}: {_redact(settings.database_url)}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only used for display
+        return "<database>"
+
+
+def render_recommendation(rec: Recommendation, console: Console) -> None:
+    """The recommendation as a table: outcome, reasons with rule ids, cost, next steps."""
+    table = Table(title=f"Recommendation: {rec.title}", show_lines=True, title_justify="left")
+    table.add_column("", style="bold", no_wrap=True)
+    table.add_column("")
+    table.add_row("Outcome", f"{rec.outcome.value}: {rec.title}")
+    table.add_row("Why", "\n".join(rec.reasons))
+    if rec.tracks:
+        table.add_row("Parallel", ", ".join(t.value for t in rec.tracks))
+    if rec.cost is not None:
+        c = rec.cost
+        table.add_row(
+            "Cost",
+            "\n".join(
+                [
+                    f"per call: ${c.per_call_base} today, ${c.per_call_tuned} tuned",
+                    f"one-time: ${c.one_time_cost}; saves ${c.monthly_savings} a month",
+                    f"break-even: {c.break_even_calls} calls; payback {c.payback_months} months",
+                    f"ratio: {c.ratio}; verdict: {c.verdict.value}",
+                ]
+            ),
+        )
+    table.add_row("Next", "\n".join(f"- {s}" for s in rec.next_steps))
+    console.print(table)
+
+
+def describe_question(q: Question) -> str:
+    lines = [f"[bold]{q.text}[/bold]", f"[dim]{q.help}[/dim]"]
+    if q.kind in (Kind.CHOICE, Kind.MULTI):
+        lines += [f"  {i}. {o.label} [dim]({o.value})[/dim]" for i, o in enumerate(q.options, 1)]
+        if q.kind is Kind.MULTI:
+            lines.append("[dim]  several: separate with commas, e.g. 1, 4[/dim]")
+    return "\n".join(lines)
+
+
+def step_json(step: NeedsAnswer | Recommendation) -> dict[str, Any]:
+    return step.to_json_dict()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
