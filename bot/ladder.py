@@ -36,8 +36,6 @@ FULL_DATA = 2000  # L1: full fine-tuning needs 2,000+ examples (000 FAQ)
 SMALL_GAP = 5.0  # A1: a gap this small is closed by prompt optimizations (003 FAQ)
 LARGE_GAP = 15.0  # A1: a gap this large is where fine-tuning may close it (003 FAQ)
 LOW_VOLUME = 50_000  # V2: requests a month below which fine-tuning rarely pays (000 FAQ)
-RATIO_STAY = Decimal(3)  # V1: within 3x of break-even, stay with prompts (001)
-RATIO_TUNE = Decimal(10)  # V1: 10x break-even or more supports fine-tuning (001)
 
 OUTCOME_TITLES: dict[Outcome, str] = {
     Outcome.R1_PROMPT: "Rung 1: write a real system prompt",
@@ -307,7 +305,7 @@ def rule_f2(w: _Walk) -> _Result:
         return result
     assert w.cost is not None
     ratio = w.cost.ratio
-    if ratio is not None and ratio >= RATIO_TUNE:
+    if w.cost.verdict is Verdict.FINE_TUNE:
         w.fire(
             "F2",
             [*keys, "eval_set", "labeled_examples", "cost.requests_per_month"],
@@ -441,7 +439,7 @@ def rule_v1(w: _Walk) -> _Result:
     report = w.cost
     assert report is not None
     keys = ["cost.requests_per_month", "cost.prompt_tokens", "cost.tuned_prompt_tokens"]
-    if report.verdict is Verdict.NEVER_BREAKS_EVEN or report.ratio is None:
+    if report.verdict is Verdict.NEVER_BREAKS_EVEN:
         w.fire(
             "V1",
             keys,
@@ -451,7 +449,7 @@ def rule_v1(w: _Walk) -> _Result:
         return _Decide(Outcome.STAY_PROMPTING)
     ratio = report.ratio
     be = _calls(report.break_even_calls)
-    if ratio < RATIO_STAY:
+    if report.verdict is Verdict.STAY_PROMPTING:
         w.fire(
             "V1",
             keys,
@@ -459,7 +457,7 @@ def rule_v1(w: _Walk) -> _Result:
             "with prompts",
         )
         return _Decide(Outcome.STAY_PROMPTING)
-    if ratio >= RATIO_TUNE:
+    if report.verdict is Verdict.FINE_TUNE:
         w.fire(
             "V1",
             keys,
@@ -627,8 +625,9 @@ def _next_steps(outcome: Outcome, w: _Walk) -> list[str]:
     return list(dict.fromkeys(steps))
 
 
-def _x(ratio: Decimal) -> str:
-    return f"{ratio.quantize(Decimal('0.1'))}x"
+def _x(ratio: Decimal | None) -> str:
+    # No ratio with a cheaper tuned call means nothing to pay back (no one-time cost).
+    return "unbounded times" if ratio is None else f"{ratio.quantize(Decimal('0.1'))}x"
 
 
 def _pts(gap: float) -> str:

@@ -8,10 +8,11 @@ from handlers.context import AppContext
 
 
 def register(app: App, ctx: AppContext) -> None:
-    from handlers import commands, decisions, errors, home, questions
+    from handlers import commands, cost, decisions, errors, home, questions
 
     errors.register(app, ctx)
     commands.register(app, ctx)
     questions.register(app, ctx)
     decisions.register(app, ctx)
+    cost.register(app, ctx)
     home.register(app, ctx)

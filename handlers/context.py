@@ -1,0 +1,33 @@
+"""What every listener needs, built once by ``create_app``: settings, sessions, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.settings import Settings
+from store.db import session_scope, utcnow
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    now: Callable[[], datetime] = field(default=utcnow)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction for one request: committed on success, rolled back on error."""
+        with session_scope(self.session_factory) as session:
+            yield session
+
+    @property
+    def command(self) -> str:
+        return self.settings.ladder_command
+
+    def may_decide(self, *, owner_id: str, user_id: str) -> bool:
+        return user_id == owner_id or user_id in self.settings.approvers

@@ -1,0 +1,228 @@
+"""A review in a Slack thread, through ``app.dispatch`` with signed requests, a fake Slack Web API
+and a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from handlers.ids import ActionId, BlockId, CallbackId
+from store.models import Answer, Decision, Recommendation, Review
+from fake_slack import FakeSlack, fake_slack  # noqa: F401  (fixture)
+from harness import Bot, make_bot
+from slack_signing import plain_text_value
+
+# Answers that walk to R4_LORA: every cheaper rung tried, numbers that pay.
+WALK: list[tuple[str, str]] = [
+    ("system_prompt", "A detailed one"),
+    ("prompt_draft", "Declined"),
+    ("few_shot", "Yes, still failing"),
+    ("task_stability", "Settled"),
+    ("eval_set", "Yes, baseline measured"),
+]
+
+
+@pytest.fixture
+def bot(fake_slack: FakeSlack, engine: Engine, session_factory: sessionmaker[Session]) -> Iterator[Bot]:
+    yield make_bot(fake_slack, session_factory, str(engine.url), ladder_approvers="UAPPROVER")
+
+
+def start(bot: Bot, text: str = "triage support tickets", user: str = "U1") -> str:
+    status, _ = bot.command(text, user=user)
+    assert status == 200
+    bot.wait_until(lambda: len(bot.fake.calls("chat.postMessage")) >= 2)
+    root = bot.fake.calls("chat.postMessage")[-2]
+    return str(root["response"]["ts"]) if "response" in root else _root_ts(bot)
+
+
+def _root_ts(bot: Bot) -> str:
+    roots = [m for m in bot.fake.messages(channel="C1") if not m.get("thread_ts") or m["thread_ts"] == m["ts"]]
+    return str(roots[-1]["ts"])
+
+
+def current(bot: Bot, thread: str) -> dict[str, Any]:
+    return bot.last_question(thread)
+
+
+def answer_choice(bot: Bot, thread: str, label: str, user: str = "U1") -> None:
+    before = len(bot.thread(thread))
+    msg = current(bot, thread)
+    status, _ = bot.click(msg, ActionId.ANSWER_CHOICE, label=label, user=user)
+    assert status == 200
+    bot.wait_until(lambda: len(bot.thread(thread)) > before)
+
+
+def answer_modes(bot: Bot, thread: str, modes: list[str]) -> None:
+    before = len(bot.thread(thread))
+    msg = current(bot, thread)
+    review_id = next(b for b in msg["blocks"] if b.get("block_id", "").startswith(BlockId.MODES))["block_id"]
+    state = {review_id: {ActionId.ANSWER_MODES.value: {
+        "type": "checkboxes", "selected_options": [{"value": m} for m in modes]}}}
+    status, _ = bot.click(msg, ActionId.ANSWER_MODES_NEXT, state=state)
+    assert status == 200
+    bot.wait_until(lambda: len(bot.thread(thread)) > before)
+
+
+def answer_reply(bot: Bot, thread: str, text: str, **kw: Any) -> None:
+    before = len(bot.thread(thread))
+    status, _ = bot.reply(text, thread_ts=thread, **kw)
+    assert status == 200
+    bot.wait_until(lambda: len(bot.thread(thread)) > before)
+
+
+def db(bot: Bot, stmt: Any) -> Any:
+    with bot.session_factory() as s:
+        return s.execute(stmt).scalar()
+
+
+def walk_to_recommendation(bot: Bot) -> str:
+    thread = start(bot)
+    answer_modes(bot, thread, ["format", "tone"])
+    for _key, label in WALK:
+        answer_choice(bot, thread, label)
+    answer_reply(bot, thread, "1,500 examples")
+    answer_reply(bot, thread, "70%")
+    answer_reply(bot, thread, "90")
+    answer_reply(bot, thread, "20M")  # requests a month
+    answer_choice(bot, thread, "Hosted API")
+    answer_reply(bot, thread, "gpt-4o-mini")
+    answer_reply(bot, thread, "3200 tokens")
+    answer_reply(bot, thread, "150")
+    answer_reply(bot, thread, "400 tokens")
+    answer_reply(bot, thread, "1500")  # training examples
+    before = len(bot.thread(thread))
+    bot.reply("800", thread_ts=thread)  # tokens per example -> recommendation
+    bot.wait_until(lambda: any("Recommendation" in m.get("text", "") for m in bot.thread(thread)[before:]))
+    return thread
+
+
+def test_full_review_to_an_accepted_decision(bot: Bot) -> None:
+    thread = walk_to_recommendation(bot)
+    messages = bot.thread(thread)
+    rec = next(m for m in messages if m.get("text", "").startswith("Recommendation"))
+    assert "LoRA" in rec["text"]
+    body = str(rec["blocks"])
+    assert "`V1`" in body and "Break-even" in body and "What would flip it" in body
+    # The chart went into the thread.
+    bot.fake.wait_for("files.completeUploadExternal")
+    assert bot.fake.calls("upload")[0]["size"] > 10_000
+    # The root message shows the status.
+    root = messages[0]
+    assert "Recommendation ready" in root["text"] or "Recommendation ready" in str(root["blocks"])
+    # Accept.
+    status, _ = bot.click(rec, ActionId.DECIDE_ACCEPT)
+    assert status == 200
+    bot.wait_until(lambda: "Accepted" in str(bot.thread(thread)[0]["blocks"]))
+    assert db(bot, select(Review.status)) == "accepted"
+    assert db(bot, select(Decision.chosen_outcome)) == "R4_LORA"
+    assert db(bot, select(func.count()).select_from(Recommendation)) == 1
+    answers = db(bot, select(func.count()).select_from(Answer))
+    assert answers == 18  # use case + 17 answers, one row each
+    # The answered question shows the answer and who gave it.
+    first_q = bot.thread(thread)[1]
+    assert "answered by <@U1>" in str(first_q["blocks"])
+
+
+def test_unauthorised_accept_is_refused_and_nothing_changes(bot: Bot) -> None:
+    thread = start(bot)
+    answer_modes(bot, thread, ["format"])
+    answer_choice(bot, thread, "None")  # system prompt: none -> R1_PROMPT
+    rec = next(m for m in bot.thread(thread) if m.get("text", "").startswith("Recommendation"))
+    status, _ = bot.click(rec, ActionId.DECIDE_ACCEPT, user="USTRANGER")
+    assert status == 200
+    eph = bot.fake.wait_for("chat.postEphemeral")[-1]
+    assert eph["args"]["user"] == "USTRANGER" and "Only the review's owner" in eph["args"]["text"]
+    assert db(bot, select(func.count()).select_from(Decision)) == 0
+    assert db(bot, select(Review.status)) == "recommended"
+    # An approver may.
+    bot.click(rec, ActionId.DECIDE_ACCEPT, user="UAPPROVER")
+    bot.wait_until(lambda: db(bot, select(func.count()).select_from(Decision)) == 1)
+
+
+def test_bad_number_gets_the_reason_and_earlier_answers_stay(bot: Bot) -> None:
+    thread = start(bot)
+    answer_modes(bot, thread, ["format"])
+    for _key, label in WALK:
+        answer_choice(bot, thread, label)
+    answers_before = db(bot, select(func.count()).select_from(Answer))
+    answer_reply(bot, thread, "12 bananas")
+    last = bot.thread(thread)[-1]
+    assert "bananas" in last["text"] and "Earlier answers are kept" in last["text"]
+    assert db(bot, select(func.count()).select_from(Answer)) == answers_before
+    # Discussion is left alone: no reply, no answer.
+    n = len(bot.thread(thread))
+    bot.reply("I think we have a lot of examples, @channel thoughts?", thread_ts=thread)
+    bot.reply("350", thread_ts=thread)
+    bot.wait_until(lambda: db(bot, select(func.count()).select_from(Answer)) == answers_before + 1)
+    assert len([m for m in bot.thread(thread)[n:] if "warning" in m.get("text", "")]) == 0
+
+
+def test_retried_event_is_recorded_once(bot: Bot) -> None:
+    thread = start(bot)
+    answer_modes(bot, thread, ["format"])
+    for _key, label in WALK:
+        answer_choice(bot, thread, label)
+    before = db(bot, select(func.count()).select_from(Answer))
+    bot.reply("1500", thread_ts=thread, event_id="Ev-RETRY-1")
+    bot.reply("1500", thread_ts=thread, event_id="Ev-RETRY-1", retry_num=1)
+    bot.wait_until(lambda: db(bot, select(func.count()).select_from(Answer)) == before + 1)
+    import time
+
+    time.sleep(0.5)
+    assert db(bot, select(func.count()).select_from(Answer)) == before + 1
+
+
+def test_double_click_records_one_answer_and_tells_the_second(bot: Bot) -> None:
+    thread = start(bot)
+    answer_modes(bot, thread, ["format"])
+    msg = current(bot, thread)
+    bot.click(msg, ActionId.ANSWER_CHOICE, label="A detailed one")
+    bot.click(msg, ActionId.ANSWER_CHOICE, label="None", user="U2")
+    eph = bot.fake.wait_for("chat.postEphemeral")[-1]
+    assert eph["args"]["user"] == "U2" and "first" in eph["args"]["text"]
+    rows = db(bot, select(func.count()).select_from(Answer).where(Answer.key == "system_prompt"))
+    assert rows == 1
+
+
+def test_number_modal_shows_field_errors_then_saves(bot: Bot) -> None:
+    thread = start(bot)
+    answer_modes(bot, thread, ["format"])
+    for _key, label in WALK:
+        answer_choice(bot, thread, label)
+    msg = current(bot, thread)
+    bot.click(msg, ActionId.OPEN_NUMBER_MODAL)
+    view = bot.fake.wait_for("views.open")[-1]["args"]["view"]
+    view = view if isinstance(view, dict) else __import__("json").loads(view)
+    assert view["callback_id"] == CallbackId.NUMBER_ANSWER
+    status, body = bot.submit(view, {BlockId.ANSWER_INPUT.value: {"value": plain_text_value("lots")}})
+    assert status == 200 and "errors" in body and "whole number" in body
+    status, body = bot.submit(view, {BlockId.ANSWER_INPUT.value: {"value": plain_text_value("2k")}})
+    assert status == 200 and "errors" not in body
+    assert db(bot, select(Answer.value).where(Answer.key == "labeled_examples")) == 2000
+
+
+def test_user_text_cannot_ping_the_channel(bot: Bot) -> None:
+    thread = start(bot, text="summaries <!channel> @here <!subteam^S1|devs>")
+    root = bot.thread(thread)[0]
+    posted = root["text"] + str(root["blocks"])
+    assert "<!channel>" not in posted and "<!subteam" not in posted
+    assert "@here" not in posted
+
+
+def test_help_list_and_not_in_channel(bot: Bot) -> None:
+    bot.command("")
+    r = bot.fake.wait_for("commands.respond")[-1]
+    assert "start a review" in str(r["args"]).lower()
+    start(bot, text="classify invoices")
+    bot.command("list")
+    r = bot.fake.wait_for("commands.respond", count=2)[-1]
+    assert "classify invoices" in str(r["args"])
+    bot.fake.set_member("C9", False)
+    bot.command("new thing", channel="C9")
+    r = bot.fake.wait_for("commands.respond", count=3)[-1]
+    assert "/invite" in str(r["args"])
+    assert db(bot, select(func.count()).select_from(Review).where(Review.channel_id == "C9")) == 0
