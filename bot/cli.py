@@ -39,7 +39,7 @@ err = Console(stderr=True)
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Bad input: one line saying which value is wrong and why, exit status 2."""
-    err.print(f"error: {message}", markup=False, highlight=False)
+    print(f"error: {message}", file=sys.stderr)  # one line: never wrapped by the terminal width
     raise typer.Exit(code)
 
 
@@ -88,9 +88,7 @@ def review(
     from bot.terminal import run_terminal_review
 
     try:
-        run_terminal_review(
-            answers, team_id=team, owner_id=owner or getpass.getuser(), console=out
-        )
+        run_terminal_review(answers, team_id=team, owner_id=owner or getpass.getuser(), console=out)
     except LadderError as exc:
         fail(exc.user_message)
 
@@ -127,34 +125,30 @@ def _redact(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - only used for display
+    except Exception:
         return "<database>"
 
 
 def render_recommendation(rec: Recommendation, console: Console) -> None:
     """The recommendation as a table: outcome, reasons with rule ids, cost, next steps."""
-    table = Table(title=f"Recommendation: {rec.title}", show_lines=True, title_justify="left")
+    table = Table(
+        title=f"Recommendation: {rec.title}",
+        show_lines=True,
+        show_header=False,
+        title_justify="left",
+    )
     table.add_column("", style="bold", no_wrap=True)
     table.add_column("")
     table.add_row("Outcome", f"{rec.outcome.value}: {rec.title}")
     table.add_row("Why", "\n".join(rec.reasons))
     if rec.tracks:
         table.add_row("Parallel", ", ".join(t.value for t in rec.tracks))
-    if rec.cost is not None:
-        c = rec.cost
-        table.add_row(
-            "Cost",
-            "\n".join(
-                [
-                    f"per call: ${c.per_call_base} today, ${c.per_call_tuned} tuned",
-                    f"one-time: ${c.one_time_cost}; saves ${c.monthly_savings} a month",
-                    f"break-even: {c.break_even_calls} calls; payback {c.payback_months} months",
-                    f"ratio: {c.ratio}; verdict: {c.verdict.value}",
-                ]
-            ),
-        )
     table.add_row("Next", "\n".join(f"- {s}" for s in rec.next_steps))
     console.print(table)
+    if rec.cost is not None:
+        from bot.cli_cost import render_cost_report
+
+        render_cost_report(rec.cost, console)
 
 
 def describe_question(q: Question) -> str:

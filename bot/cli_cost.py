@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -17,24 +16,14 @@ from rich.table import Table
 from bot.answers import CostInputs, describe_validation_error
 from bot.cost import (
     CostReport,
-    Verdict,
     cost_report,
     decimal_str,
     format_dollars,
     format_ratio,
 )
+from bot.cost_text import VERDICT_WORDS, calls, flip_lines, months
 from bot.errors import InvalidInput, LadderError
 from bot.tokens import count_tokens
-
-_VERDICT_WORDS = {
-    Verdict.STAY_PROMPTING: "Stay with prompting: the volume is under 3x the break-even",
-    Verdict.DEPENDS: (
-        "It depends: 3-10x the break-even; fine-tune only if latency is critical or the "
-        "quality gap is 15+ points"
-    ),
-    Verdict.FINE_TUNE: "The numbers support fine-tuning",
-    Verdict.NEVER_BREAKS_EVEN: "Never breaks even: the tuned call is not cheaper",
-}
 
 
 def cost_command(
@@ -230,13 +219,13 @@ def render_cost_report(report: CostReport, console: Console) -> None:
     table.add_row("Per call tuned", format_dollars(report.per_call_tuned))
     table.add_row("One-time cost", format_dollars(report.one_time_cost))
     table.add_row("Monthly savings", format_dollars(report.monthly_savings))
-    table.add_row("Break-even", _calls(report.break_even_calls))
-    table.add_row("Payback", _months(report.payback_months))
+    table.add_row("Break-even", calls(report.break_even_calls))
+    table.add_row("Payback", months(report.payback_months))
     table.add_row(
         f"Ratio ({inputs.horizon_months}-month volume / break-even)", format_ratio(report.ratio)
     )
-    table.add_row("Verdict", _VERDICT_WORDS[report.verdict])
-    table.add_row("What flips it", "\n".join(_flip_lines(report)) or "n/a")
+    table.add_row("Verdict", VERDICT_WORDS[report.verdict])
+    table.add_row("What flips it", "\n".join(flip_lines(report)) or "n/a")
     low, high = report.latency_saved_ms
     table.add_row("Latency saved", f"about {low:,}-{high:,} ms per call")
     console.print(table)
@@ -260,32 +249,6 @@ def render_cost_report(report: CostReport, console: Console) -> None:
         console.print(f"- {note}", markup=False, highlight=False)
 
 
-def _flip_lines(report: CostReport) -> list[str]:
-    flip = report.flip
-    lines: list[str] = []
-    if flip.requests_per_month_for_3x is not None:
-        lines.append(f"ratio 3x at {flip.requests_per_month_for_3x:,} requests/month")
-    if flip.requests_per_month_for_10x is not None:
-        lines.append(f"ratio 10x at {flip.requests_per_month_for_10x:,} requests/month")
-    if flip.max_tuned_prompt_tokens is not None:
-        lines.append(
-            f"tuned call stops being cheaper above {flip.max_tuned_prompt_tokens:,} "
-            "tuned prompt tokens"
-        )
-    elif report.prices.tuned_input_per_mtok == 0:
-        lines.append("tuned input tokens are free: any tuned prompt length stays cheaper")
-    else:
-        lines.append("even an empty tuned prompt is not cheaper than the base call")
-    return lines
-
-
-def _calls(value: Decimal | None) -> str:
-    if value is None:
-        return "never"
-    # Whole calls, rounded up: after that many calls the one-time cost is recovered.
-    return f"{math.ceil(value):,} calls"
-
-
 def _price(value: Decimal) -> str:
     # Prices read best with cents ($3.00, $0.15) and keep any finer digits ($0.075).
     text = decimal_str(value)
@@ -293,10 +256,6 @@ def _price(value: Decimal) -> str:
     return f"${int(whole):,}.{frac.ljust(2, '0')}"
 
 
-def _months(value: Decimal | None) -> str:
-    if value is None:
-        return "never"
-    return f"{decimal_str(value, 2)} months"
 
 
 def _count_file(path: Path, key: str, err: Console, info: Console) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -164,8 +164,18 @@ def week_of(now: datetime, tz: ZoneInfo) -> date:
     return local - timedelta(days=local.weekday())
 
 
+def _utc(at: datetime) -> datetime:
+    # Aware datetimes sharing a tzinfo subtract and compare by wall clock (a day across a
+    # daylight-saving change would be 23 or 25 hours): all arithmetic here is in UTC.
+    return at.astimezone(UTC)
+
+
+def _elapsed(now: datetime, since: datetime) -> timedelta:
+    return _utc(now) - _utc(since)
+
+
 def _days(now: datetime, since: datetime) -> int:
-    return max(0, (now - since) // timedelta(days=1))
+    return max(0, _elapsed(now, since) // timedelta(days=1))
 
 
 def permalink(workspace_url: str | None, channel_id: str, ts: str | None) -> str | None:
@@ -182,9 +192,8 @@ def permalink(workspace_url: str | None, channel_id: str, ts: str | None) -> str
 
 @dataclass(frozen=True)
 class _Clock:
-    now: datetime
-    tz: ZoneInfo
-    today: date
+    now: datetime  # UTC
+    today: date  # in LADDER_TIMEZONE
     stalled_days: int
     aged_days: int
     follow_up_days: int
@@ -203,7 +212,7 @@ def _stalled(row: DigestRow, c: _Clock) -> tuple[datetime, str] | None:
     """A review in progress with no answer (no activity) for ``stalled_days``."""
     if row.status != "in_progress":
         return None
-    if c.now - row.last_activity_at < timedelta(days=c.stalled_days):
+    if _elapsed(c.now, row.last_activity_at) < timedelta(days=c.stalled_days):
         return None
     return row.last_activity_at, f"no answer for {_days(c.now, row.last_activity_at)} days"
 
@@ -212,18 +221,16 @@ def _follow_up(row: DigestRow, c: _Clock) -> tuple[datetime, str] | None:
     """"Did it work?": a parked review whose follow-up date has come, or a decided rung 1-3
     whose follow-up date has come or that was decided more than ``follow_up_days`` ago."""
     since = row.decided_at or row.last_activity_at
-    due_date = row.follow_up_on is not None and row.follow_up_on <= c.today
+    due = row.follow_up_on if row.follow_up_on and row.follow_up_on <= c.today else None
     if row.status == "parked":
-        if not due_date:
-            return None
-        assert row.follow_up_on is not None
-        return since, f"parked; follow-up date {_day(row.follow_up_on)} has come"
+        return None if due is None else (since, f"parked; follow-up date {_day(due)} has come")
     if row.status not in DECIDED_STATUSES or row.outcome_in_force not in FOLLOW_UP_OUTCOMES:
         return None
-    if due_date:
-        assert row.follow_up_on is not None
-        return since, f"{row.outcome_in_force}; follow-up date {_day(row.follow_up_on)} has come"
-    if row.decided_at is not None and c.now - row.decided_at > timedelta(days=c.follow_up_days):
+    if due is not None:
+        return since, f"{row.outcome_in_force}; follow-up date {_day(due)} has come"
+    if row.decided_at is not None and _elapsed(c.now, row.decided_at) > timedelta(
+        days=c.follow_up_days
+    ):
         return since, f"{row.outcome_in_force} decided {_days(c.now, since)} days ago"
     return None
 
@@ -236,7 +243,7 @@ def _aged(row: DigestRow, c: _Clock) -> tuple[datetime, str] | None:
     if not COST_RULES.intersection(row.rules):
         return None
     since = row.decided_at or row.recommended_at or row.last_activity_at
-    if c.now - since <= timedelta(days=c.aged_days):
+    if _elapsed(c.now, since) <= timedelta(days=c.aged_days):
         return None
     days = _days(c.now, since)
     return since, f"stay prompting on cost grounds, {days} days ago: re-check the volume"
@@ -254,11 +261,11 @@ def _day(d: date) -> str:
     return f"{d.day} {d:%b %Y}"
 
 
-def classify(row: DigestRow, c: _Clock, workspace_url: str | None) -> DigestItem | None:
+def _classify(row: DigestRow, c: _Clock, workspace_url: str | None) -> DigestItem | None:
     """The digest item for ``row``, or ``None`` when nothing about it is pending this week."""
     if row.status == "closed" or not row.channel_id:
         return None
-    if row.snoozed_until is not None and row.snoozed_until > c.now:
+    if row.snoozed_until is not None and _utc(row.snoozed_until) > c.now:
         return None
     for group, rule in _RULES:
         hit = rule(row, c)
@@ -269,7 +276,7 @@ def classify(row: DigestRow, c: _Clock, workspace_url: str | None) -> DigestItem
                 title=row.title,
                 owner_id=row.owner_id,
                 group=group,
-                since=since,
+                since=_utc(since),
                 age_days=_days(c.now, since),
                 detail=detail,
                 permalink=permalink(workspace_url, row.channel_id, row.thread_ts),
@@ -296,8 +303,7 @@ def compose_digests(
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     clock = _Clock(
-        now=now,
-        tz=tz,
+        now=_utc(now),
         today=now.astimezone(tz).date(),
         stalled_days=stalled_days,
         aged_days=aged_days,
@@ -306,7 +312,7 @@ def compose_digests(
     week = week_of(now, tz)
     per_channel: dict[tuple[str, str], list[DigestItem]] = defaultdict(list)
     for row in rows:
-        item = classify(row, clock, workspace_url)
+        item = _classify(row, clock, workspace_url)
         if item is not None:
             assert row.channel_id is not None
             per_channel[(row.team_id, row.channel_id)].append(item)

@@ -65,9 +65,14 @@ feedback, keeping everything the feedback does not touch.
 
 # What to return
 
+Each field becomes one section of the prompt under its own heading (steps numbered, \
+constraints and edge cases as bullets): add no section headings, numbers or bullets of \
+your own and do not repeat one section inside another. Text kept from the current prompt \
+stays as it is, headings included.
+
 - role_and_task: who the model is and what it must do, starting from the current prompt's \
 own wording when there is one.
-- steps: numbered steps the model follows, reasoning first, the answer last.
+- steps: the steps the model follows, one per item, reasoning first, the answer last.
 - output_format: the exact format of the model's answer.
 - constraints: rules the answer must follow.
 - examples: input/output pairs (placeholders when the team gave none).
@@ -133,6 +138,10 @@ TEMPLATE_FAILURE_CONSTRAINTS: dict[str, str] = {
         "If the input uses a term that is not defined, keep it as written and do not guess "
         "its meaning."
     ),
+    "more_examples": (
+        "Can you add a few more examples, 3 to 5 in all, covering the inputs that go wrong "
+        "most often?"
+    ),
     "knowledge": (
         "Use only facts given in the input or in this prompt. If a fact you need is missing, "
         "say that you do not know it instead of guessing."
@@ -169,6 +178,10 @@ TEMPLATE_QUESTIONS: dict[str, str] = {
     "examples": (
         "Can you add 3 to 5 real inputs with their ideal outputs? Worked examples are the "
         "next rung (few-shot) and fix more than instructions do."
+    ),
+    "more_examples": (
+        "Can you add a few more examples, 3 to 5 in all, covering the inputs that go wrong "
+        "most often?"
     ),
     "knowledge": (
         "Missing or stale facts are a knowledge gap that no prompt fixes: which sources "

@@ -51,6 +51,8 @@ MAX_EXAMPLE_FIELD = 4_000
 MAX_OUTPUT_FORMAT = 4_000
 MAX_FEEDBACK = 2_000
 
+FEW_SHOT_MIN = 3  # LADDER.md rung 2: 3-10 worked examples
+
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_RETRIES = 2
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -378,6 +380,8 @@ def _template_prompt(req: DraftRequest) -> DraftedPrompt:
                 why="Worked examples show the expected output better than a description.",
             )
         )
+        if len(examples) < FEW_SHOT_MIN:
+            questions.append(text.TEMPLATE_QUESTIONS["more_examples"])
     else:
         examples = [
             PromptExample(input=text.TEMPLATE_EXAMPLE_INPUT, output=text.TEMPLATE_EXAMPLE_OUTPUT)

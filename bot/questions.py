@@ -132,7 +132,9 @@ _QUESTIONS: tuple[Question, ...] = (
         help="Training locks in today's definition of correct.",
         kind=Kind.CHOICE,
         rule="S1",
-        options=_opts((TaskStability.STABLE, "Settled"), (TaskStability.CHANGING, "Still changing")),
+        options=_opts(
+            (TaskStability.STABLE, "Settled"), (TaskStability.CHANGING, "Still changing")
+        ),
     ),
     Question(
         key="eval_set",

@@ -6,11 +6,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from bot.answers import Outcome
 from bot.cost import CostReport
+from bot.cost_text import summary_lines
 from bot.ladder import OUTCOME_TITLES, Recommendation
 from bot.questions import Kind, Question
 from handlers.ids import INPUT_ACTION, ActionId, BlockId, CallbackId
@@ -71,13 +71,17 @@ def button(
 
 def build_root_text(*, title: str, owner_id: str, status: str, outcome: str | None) -> str:
     label = STATUS_LABELS.get(status, status)
-    line = f":ladder: *Ladder review: {escape(title)}*\nOwner: {mention(owner_id)} · Status: {label}"
+    line = (
+        f":ladder: *Ladder review: {escape(title)}*\nOwner: {mention(owner_id)} · Status: {label}"
+    )
     if outcome:
         line += f" · Recommendation: *{OUTCOME_TITLES[Outcome(outcome)]}*"
     return line
 
 
-def build_root_blocks(*, title: str, owner_id: str, status: str, outcome: str | None) -> list[Block]:
+def build_root_blocks(
+    *, title: str, owner_id: str, status: str, outcome: str | None
+) -> list[Block]:
     return [
         section(build_root_text(title=title, owner_id=owner_id, status=status, outcome=outcome)),
         context("Answer the questions in this thread. Anyone in the channel can answer."),
@@ -164,8 +168,10 @@ def build_question_blocks(
             blocks.append(context(f"…or reply in this thread ({example})."))
     if answered is not None:
         blocks.append(
-            context(f":white_check_mark: *{escape(q.label_for(answered.value))}*, answered by "
-                    f"{mention(answered.by)}")
+            context(
+                f":white_check_mark: *{escape(q.label_for(answered.value))}*, answered by "
+                f"{mention(answered.by)}"
+            )
         )
     return blocks
 
@@ -210,50 +216,8 @@ def build_number_modal(*, review_id: int, q: Question, revision: int, channel: s
 # -- the recommendation -----------------------------------------------------------------------
 
 
-def money(value: Decimal | None) -> str:
-    if value is None:
-        return "n/a"
-    if value == 0:
-        return "$0"
-    if abs(value) >= 1:
-        return f"${value:,.2f}"
-    return f"${value.normalize():f}"
-
-
-def count(value: Decimal | int | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{int(Decimal(value).to_integral_value()):,}"
-
-
 def build_cost_lines(c: CostReport) -> list[str]:
-    verdict = {
-        "stay_prompting": "stay with prompts (under 3x the break-even)",
-        "depends": "in between (3-10x): latency or quality decides",
-        "fine_tune": "fine-tuning pays (10x the break-even or more)",
-        "never_breaks_even": "never breaks even: the tuned call is not cheaper",
-    }[c.verdict.value]
-    low, high = c.latency_saved_ms
-    ratio = "n/a" if c.ratio is None else f"{c.ratio.quantize(Decimal('0.01'))}x"
-    lines = [
-        f"• Per call: {money(c.per_call_base)} today → {money(c.per_call_tuned)} tuned",
-        f"• One-time cost: {money(c.one_time_cost)} · saves {money(c.monthly_savings)} a month",
-        f"• Break-even: {count(c.break_even_calls)} calls · payback "
-        f"{'n/a' if c.payback_months is None else f'{c.payback_months:.2f}'} months",
-        f"• Volume vs break-even: {ratio} → {verdict}",
-        f"• Latency saved: about {low}-{high} ms a call",
-    ]
-    f = c.flip
-    flips = []
-    if f.requests_per_month_for_3x is not None:
-        flips.append(f"{count(f.requests_per_month_for_3x)} requests/month for 3x")
-    if f.requests_per_month_for_10x is not None:
-        flips.append(f"{count(f.requests_per_month_for_10x)} for 10x")
-    if f.max_tuned_prompt_tokens is not None:
-        flips.append(f"tuned prompt must stay under {count(f.max_tuned_prompt_tokens)} tokens")
-    if flips:
-        lines.append("• What would flip it: " + "; ".join(flips))
-    return lines
+    return [f"• {escape(line)}" for line in summary_lines(c)]
 
 
 def build_recommendation_blocks(
@@ -264,9 +228,7 @@ def build_recommendation_blocks(
         section("*Why*\n" + "\n".join(f"• `{h.rule}` {escape(h.note)}" for h in rec.hits)),
     ]
     if rec.tracks:
-        blocks.append(
-            section("*In parallel:* " + ", ".join(OUTCOME_TITLES[t] for t in rec.tracks))
-        )
+        blocks.append(section("*In parallel:* " + ", ".join(OUTCOME_TITLES[t] for t in rec.tracks)))
     if rec.cost is not None:
         blocks.append(section("*The numbers*\n" + "\n".join(build_cost_lines(rec.cost))))
     blocks.append(section("*Next steps*\n" + "\n".join(f"• {escape(s)}" for s in rec.next_steps)))
@@ -282,7 +244,9 @@ def build_recommendation_blocks(
         if rec.outcome is Outcome.R1_PROMPT:
             elements.insert(0, button("Draft it for me", ActionId.DRAFT_OPEN, encode(r=review_id)))
         blocks.append({"type": "actions", "elements": elements})
-        blocks.append(context("Only the review's owner or an approver can accept, override or park."))
+        blocks.append(
+            context("Only the review's owner or an approver can accept, override or park.")
+        )
     return blocks
 
 

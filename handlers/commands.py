@@ -40,8 +40,11 @@ def register(app: App, ctx: AppContext) -> None:
         word, _, rest = text.partition(" ")
         sub = word.lower()
         if sub in ("", "help"):
-            respond(response_type="ephemeral", text="ladder-bot help",
-                    blocks=build_help_blocks(ctx.command))
+            respond(
+                response_type="ephemeral",
+                text="ladder-bot help",
+                blocks=build_help_blocks(ctx.command),
+            )
         elif sub == "list":
             list_reviews(ctx, client, command, respond)
         elif sub == "cost":
@@ -71,8 +74,9 @@ def start_thread(
         root = client.chat_postMessage(
             channel=channel_id,
             text=build_root_text(title=title, owner_id=user_id, status="in_progress", outcome=None),
-            blocks=build_root_blocks(title=title, owner_id=user_id, status="in_progress",
-                                     outcome=None),
+            blocks=build_root_blocks(
+                title=title, owner_id=user_id, status="in_progress", outcome=None
+            ),
             unfurl_links=False,
         )
     except SlackApiError as exc:
@@ -116,7 +120,9 @@ def list_reviews(
         permalink = None
         if channel and ts:
             try:
-                permalink = str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+                permalink = str(
+                    client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"]
+                )
             except SlackApiError:
                 permalink = None
         listed.append(ListedReview(title=title, owner_id=owner, status=status, permalink=permalink))

@@ -33,12 +33,23 @@ FIELDS: tuple[tuple[str, str, str, bool], ...] = (
 )
 
 _EXTRA = {
-    "tuned_model": Question(key="cost.tuned_model", text="Tuned model", help="a model id",
-                            kind=Kind.TEXT, rule="V1"),
-    "one_time_costs": Question(key="cost.one_time_costs", text="One-time costs",
-                               help="dollars, e.g. $5000", kind=Kind.MONEY, rule="V1"),
-    "horizon_months": Question(key="cost.horizon_months", text="Horizon",
-                               help="months, e.g. 12", kind=Kind.INTEGER, rule="V1"),
+    "tuned_model": Question(
+        key="cost.tuned_model", text="Tuned model", help="a model id", kind=Kind.TEXT, rule="V1"
+    ),
+    "one_time_costs": Question(
+        key="cost.one_time_costs",
+        text="One-time costs",
+        help="dollars, e.g. $5000",
+        kind=Kind.MONEY,
+        rule="V1",
+    ),
+    "horizon_months": Question(
+        key="cost.horizon_months",
+        text="Horizon",
+        help="months, e.g. 12",
+        kind=Kind.INTEGER,
+        rule="V1",
+    ),
 }
 
 
@@ -48,18 +59,25 @@ def _block_id(key: str) -> str:
 
 def build_cost_modal() -> dict[str, Any]:
     blocks: list[Block] = [
-        context("Break-even of fine-tuning vs prompting. Prices come from the bundled price "
-                "table (genai-prices); numbers like 1.2M, 50k or $3/M are fine."),
+        context(
+            "Break-even of fine-tuning vs prompting. Prices come from the bundled price "
+            "table (genai-prices); numbers like 1.2M, 50k or $3/M are fine."
+        ),
     ]
     for key, label, example, required in FIELDS:
-        blocks.append({
-            "type": "input",
-            "block_id": _block_id(key),
-            "optional": not required,
-            "label": {"type": "plain_text", "text": label},
-            "element": {"type": "plain_text_input", "action_id": INPUT_ACTION,
-                        "placeholder": {"type": "plain_text", "text": f"e.g. {example}"}},
-        })
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": _block_id(key),
+                "optional": not required,
+                "label": {"type": "plain_text", "text": label},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": INPUT_ACTION,
+                    "placeholder": {"type": "plain_text", "text": f"e.g. {example}"},
+                },
+            }
+        )
     return {
         "type": "modal",
         "callback_id": CallbackId.COST.value,
@@ -116,7 +134,9 @@ def register(app: App, ctx: AppContext) -> None:
                 key = "requests_per_month"
             ack(response_action="errors", errors={_block_id(key): exc.user_message})
             return
-        ack(response_action="update", view=build_cost_result_view(build_cost_lines(report),
-                                                                   list(report.notes)))
+        ack(
+            response_action="update",
+            view=build_cost_result_view(build_cost_lines(report), list(report.notes)),
+        )
 
     app.view(CallbackId.COST.value)(guarded(handle_cost_submission))

@@ -58,8 +58,13 @@ def store_decision(
         if review is None:
             raise NotAllowed("I can't find this review any more.")
         decision = decide(
-            session, review=review, kind=kind, by=user_id, approvers=ctx.settings.approvers,
-            today=_today(ctx), **details,
+            session,
+            review=review,
+            kind=kind,
+            by=user_id,
+            approvers=ctx.settings.approvers,
+            today=_today(ctx),
+            **details,
         )
         step = load(session, review).step
         return (
@@ -90,57 +95,87 @@ def show_decision(
 
 
 def register(app: App, ctx: AppContext) -> None:
-    def handle_accept_button(ack: Ack, body: dict[str, Any], action: dict[str, Any],
-                             client: WebClient) -> None:
+    def handle_accept_button(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
         ack()
         data = value_of(action["value"])
         shown = store_decision(
-            ctx, team_id=body["team"]["id"], review_id=int(data["r"]),
-            user_id=body["user"]["id"], kind=DecisionKind.ACCEPTED,
+            ctx,
+            team_id=body["team"]["id"],
+            review_id=int(data["r"]),
+            user_id=body["user"]["id"],
+            kind=DecisionKind.ACCEPTED,
         )
         show_decision(client, *shown, message_ts=(body.get("message") or {}).get("ts"))
 
-    def open_override_modal(ack: Ack, body: dict[str, Any], action: dict[str, Any],
-                            client: WebClient) -> None:
+    def open_override_modal(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
         ack()
         data = value_of(action["value"])
-        _check_may_decide(ctx, team_id=body["team"]["id"], review_id=int(data["r"]),
-                          user_id=body["user"]["id"])
-        view = build_override_modal(review_id=int(data["r"]), current=data["o"],
-                                    channel=body["channel"]["id"])
+        _check_may_decide(
+            ctx, team_id=body["team"]["id"], review_id=int(data["r"]), user_id=body["user"]["id"]
+        )
+        view = build_override_modal(
+            review_id=int(data["r"]), current=data["o"], channel=body["channel"]["id"]
+        )
         view["private_metadata"] = _with_message(view["private_metadata"], body)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    def open_park_modal(ack: Ack, body: dict[str, Any], action: dict[str, Any],
-                        client: WebClient) -> None:
+    def open_park_modal(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
         ack()
         data = value_of(action["value"])
-        _check_may_decide(ctx, team_id=body["team"]["id"], review_id=int(data["r"]),
-                          user_id=body["user"]["id"])
-        view = build_park_modal(review_id=int(data["r"]), channel=body["channel"]["id"],
-                                today=_today(ctx))
+        _check_may_decide(
+            ctx, team_id=body["team"]["id"], review_id=int(data["r"]), user_id=body["user"]["id"]
+        )
+        view = build_park_modal(
+            review_id=int(data["r"]), channel=body["channel"]["id"], today=_today(ctx)
+        )
         view["private_metadata"] = _with_message(view["private_metadata"], body)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    def handle_override_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any],
-                                   client: WebClient) -> None:
+    def handle_override_submission(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
         meta = value_of(view["private_metadata"])
         values = view["state"]["values"]
-        chosen = (values[BlockId.OVERRIDE_OUTCOME.value][INPUT_ACTION].get("selected_option")
-                  or {}).get("value")
+        chosen = (
+            values[BlockId.OVERRIDE_OUTCOME.value][INPUT_ACTION].get("selected_option") or {}
+        ).get("value")
         reason = values[BlockId.OVERRIDE_REASON.value][INPUT_ACTION].get("value") or ""
-        _submit(ack, ctx, client, body, meta, DecisionKind.OVERRIDDEN,
-                {"chosen_outcome": chosen, "reason": reason},
-                field_blocks={"reason": BlockId.OVERRIDE_REASON,
-                              "chosen_outcome": BlockId.OVERRIDE_OUTCOME})
+        _submit(
+            ack,
+            ctx,
+            client,
+            body,
+            meta,
+            DecisionKind.OVERRIDDEN,
+            {"chosen_outcome": chosen, "reason": reason},
+            field_blocks={
+                "reason": BlockId.OVERRIDE_REASON,
+                "chosen_outcome": BlockId.OVERRIDE_OUTCOME,
+            },
+        )
 
-    def handle_park_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any],
-                               client: WebClient) -> None:
+    def handle_park_submission(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
         meta = value_of(view["private_metadata"])
         picked = view["state"]["values"][BlockId.PARK_DATE.value][INPUT_ACTION].get("selected_date")
         follow_up = date.fromisoformat(picked) if picked else None
-        _submit(ack, ctx, client, body, meta, DecisionKind.PARKED, {"follow_up_on": follow_up},
-                field_blocks={"follow_up_on": BlockId.PARK_DATE})
+        _submit(
+            ack,
+            ctx,
+            client,
+            body,
+            meta,
+            DecisionKind.PARKED,
+            {"follow_up_on": follow_up},
+            field_blocks={"follow_up_on": BlockId.PARK_DATE},
+        )
 
     app.action(ActionId.DECIDE_ACCEPT.value)(guarded(handle_accept_button))
     app.action(ActionId.DECIDE_OVERRIDE.value)(guarded(open_override_modal))
@@ -172,8 +207,12 @@ def _submit(
     is updated after the ack."""
     try:
         shown = store_decision(
-            ctx, team_id=body["team"]["id"], review_id=int(meta["r"]),
-            user_id=body["user"]["id"], kind=kind, **details,
+            ctx,
+            team_id=body["team"]["id"],
+            review_id=int(meta["r"]),
+            user_id=body["user"]["id"],
+            kind=kind,
+            **details,
         )
     except LadderError as exc:
         block = field_blocks.get(exc.field or "", next(iter(field_blocks.values())))

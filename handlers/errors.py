@@ -25,8 +25,16 @@ def where(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     event = body.get("event") or {}
     if event:
         return event.get("channel"), event.get("user"), event.get("thread_ts") or event.get("ts")
-    channel = (body.get("channel") or {}).get("id") if isinstance(body.get("channel"), dict) else body.get("channel_id")
-    user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else body.get("user_id")
+    channel = (
+        (body.get("channel") or {}).get("id")
+        if isinstance(body.get("channel"), dict)
+        else body.get("channel_id")
+    )
+    user = (
+        (body.get("user") or {}).get("id")
+        if isinstance(body.get("user"), dict)
+        else body.get("user_id")
+    )
     message = body.get("message") or {}
     thread = message.get("thread_ts") or message.get("ts")
     return channel, user, thread

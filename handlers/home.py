@@ -32,10 +32,15 @@ def build_home_view(
 
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "ladder-bot"}},
-        context("Before anyone fine-tunes: prompt, few-shot, retrieval, then LoRA. "
-                "Start a review with `/ladder <use case>` in a channel."),
+        context(
+            "Before anyone fine-tunes: prompt, few-shot, retrieval, then LoRA. "
+            "Start a review with `/ladder <use case>` in a channel."
+        ),
         section("*Waiting for your decision*\n" + (lines(waiting) or "_Nothing right now._")),
-        section("*Your open reviews*\n" + (lines(mine) or "_None. Start one with `/ladder <use case>`._")),
+        section(
+            "*Your open reviews*\n"
+            + (lines(mine) or "_None. Start one with `/ladder <use case>`._")
+        ),
     ]
     return {"type": "home", "blocks": blocks}
 
@@ -48,7 +53,9 @@ def register(app: App, ctx: AppContext) -> None:
         approver = user_id in ctx.settings.approvers
         with ctx.session() as session:
             mine = repo.reviews_for_user(session=session, team_id=team_id, user_id=user_id)
-            open_reviews = repo.list_open_reviews(session=session, team_id=team_id) if approver else mine
+            open_reviews = (
+                repo.list_open_reviews(session=session, team_id=team_id) if approver else mine
+            )
             waiting = [r for r in open_reviews if r.status is ReviewStatus.RECOMMENDED]
             rows_mine = [(r.title, r.status.value, r.channel_id, r.thread_ts) for r in mine]
             rows_waiting = [(r.title, r.status.value, r.channel_id, r.thread_ts) for r in waiting]

@@ -84,8 +84,9 @@ def answer_and_render(ctx: AppContext, client: WebClient, **kwargs: Any) -> None
 
 
 def register(app: App, ctx: AppContext) -> None:
-    def handle_answer_button(ack: Ack, body: dict[str, Any], action: dict[str, Any],
-                             client: WebClient) -> None:
+    def handle_answer_button(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
         ack()
         data = value_of(action["value"])
         q = QUESTIONS[data["k"]]
@@ -93,15 +94,22 @@ def register(app: App, ctx: AppContext) -> None:
         if q.kind is Kind.BOOLEAN:
             value = value == "true"
         answer_and_render(
-            ctx, client, team_id=body["team"]["id"], review_id=int(data["r"]), key=q.key,
-            value=value, user_id=body["user"]["id"], expected_revision=int(data["n"]),
+            ctx,
+            client,
+            team_id=body["team"]["id"],
+            review_id=int(data["r"]),
+            key=q.key,
+            value=value,
+            user_id=body["user"]["id"],
+            expected_revision=int(data["n"]),
         )
 
     def ack_checkbox_change(ack: Ack) -> None:
         ack()  # the choice is read when "Next" is clicked
 
-    def handle_modes_next(ack: Ack, body: dict[str, Any], action: dict[str, Any],
-                          client: WebClient) -> None:
+    def handle_modes_next(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
         ack()
         data = value_of(action["value"])
         state = (body.get("state") or {}).get("values") or {}
@@ -111,32 +119,47 @@ def register(app: App, ctx: AppContext) -> None:
         if not modes:
             raise InvalidInput("Tick at least one box, then click Next.")
         answer_and_render(
-            ctx, client, team_id=body["team"]["id"], review_id=int(data["r"]), key=data["k"],
-            value=modes, user_id=body["user"]["id"], expected_revision=int(data["n"]),
+            ctx,
+            client,
+            team_id=body["team"]["id"],
+            review_id=int(data["r"]),
+            key=data["k"],
+            value=modes,
+            user_id=body["user"]["id"],
+            expected_revision=int(data["n"]),
         )
 
-    def open_value_modal(ack: Ack, body: dict[str, Any], action: dict[str, Any],
-                         client: WebClient) -> None:
+    def open_value_modal(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
         ack()
         data = value_of(action["value"])
         client.views_open(
             trigger_id=body["trigger_id"],
             view=build_number_modal(
-                review_id=int(data["r"]), q=QUESTIONS[data["k"]], revision=int(data["n"]),
+                review_id=int(data["r"]),
+                q=QUESTIONS[data["k"]],
+                revision=int(data["n"]),
                 channel=(body.get("channel") or {}).get("id", ""),
             ),
         )
 
-    def handle_value_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any],
-                                client: WebClient) -> None:
+    def handle_value_submission(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
         meta = value_of(view["private_metadata"])
         q = QUESTIONS[meta["k"]]
         raw = view["state"]["values"][BlockId.ANSWER_INPUT.value][INPUT_ACTION]["value"] or ""
         try:
             value = parse_answer(q, raw)
             snap = record(
-                ctx, team_id=body["team"]["id"], review_id=int(meta["r"]), key=q.key,
-                value=value, user_id=body["user"]["id"], expected_revision=int(meta["n"]),
+                ctx,
+                team_id=body["team"]["id"],
+                review_id=int(meta["r"]),
+                key=q.key,
+                value=value,
+                user_id=body["user"]["id"],
+                expected_revision=int(meta["n"]),
             )
         except LadderError as exc:
             ack(response_action="errors", errors={BlockId.ANSWER_INPUT.value: exc.user_message})
@@ -145,8 +168,7 @@ def register(app: App, ctx: AppContext) -> None:
         if snap is not None:
             render(ctx, client, snap, q.key)
 
-    def handle_thread_reply(body: dict[str, Any], event: dict[str, Any],
-                            client: WebClient) -> None:
+    def handle_thread_reply(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         if event.get("subtype") or event.get("bot_id") or not event.get("user"):
             return
         thread_ts, ts = event.get("thread_ts"), event.get("ts")
@@ -187,8 +209,14 @@ def register(app: App, ctx: AppContext) -> None:
             )
             return
         answer_and_render(
-            ctx, client, team_id=team_id, review_id=review_id, key=q.key, value=value,
-            user_id=event["user"], expected_revision=progress.revisions.get(q.key, 0),
+            ctx,
+            client,
+            team_id=team_id,
+            review_id=review_id,
+            key=q.key,
+            value=value,
+            user_id=event["user"],
+            expected_revision=progress.revisions.get(q.key, 0),
             event_id=event_id,
         )
 

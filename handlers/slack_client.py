@@ -15,7 +15,10 @@ from bot.settings import Settings
 
 def retry_handlers() -> list[RetryHandler]:
     # RateLimitErrorRetryHandler sleeps for the Retry-After the API sent before retrying.
-    return [ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3)]
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+    ]
 
 
 def make_web_client(settings: Settings, *, timeout: int = 15) -> WebClient:

@@ -87,10 +87,20 @@ def refresh_root(client: WebClient, review: ReviewView) -> None:
     client.chat_update(
         channel=review.channel_id,
         ts=review.thread_ts,
-        text=_plain(build_root_text(title=review.title, owner_id=review.owner_id,
-                                    status=review.status, outcome=review.outcome)),
-        blocks=build_root_blocks(title=review.title, owner_id=review.owner_id,
-                                 status=review.status, outcome=review.outcome),
+        text=_plain(
+            build_root_text(
+                title=review.title,
+                owner_id=review.owner_id,
+                status=review.status,
+                outcome=review.outcome,
+            )
+        ),
+        blocks=build_root_blocks(
+            title=review.title,
+            owner_id=review.owner_id,
+            status=review.status,
+            outcome=review.outcome,
+        ),
     )
 
 

@@ -88,6 +88,9 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
     "database is locked" when its read snapshot went stale, so concurrent requests behave like
     they do on PostgreSQL, only serialized.
 
+    In-memory SQLite (``sqlite://``) is one connection shared by every thread: fine for one
+    session at a time (quick tests), wrong for anything concurrent; use a file for that.
+
     PostgreSQL: ``pool_pre_ping`` so connections dropped by the server are replaced.
     """
     parsed = normalize_url(url)
@@ -197,7 +200,8 @@ def ensure_sqlite_schema(url_or_engine: str | URL | Engine) -> None:
     """Bring a SQLite database to the newest schema, creating its file (and folder) if needed.
 
     ``serve`` and ``review`` call this at start-up. Anything else (PostgreSQL) is left alone:
-    there ``ladder db upgrade`` runs as a deliberate deployment step.
+    there ``ladder db upgrade`` runs as a deliberate deployment step. For an in-memory
+    database pass the engine: a URL would migrate a database of its own that vanishes at once.
     """
     if not is_sqlite(url_or_engine):
         return

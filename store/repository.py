@@ -171,6 +171,10 @@ def record_answer(
     ``expected_revision`` is the revision the user saw when they clicked (0: unanswered):
     if the answer moved on since, that is a ``Conflict`` too, even when the two clicks did
     not overlap. Answering ``use_case`` also renames the review.
+
+    On SQLite, writers take turns (``BEGIN IMMEDIATE``), so without ``expected_revision`` the
+    later of two simultaneous answers waits and becomes revision 2; pass it from the UI to get
+    the same one-winner behaviour on both backends.
     """
     _check_answer_key(key)
     if review.status == ReviewStatus.CLOSED:

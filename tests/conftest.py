@@ -104,3 +104,7 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     """
     with session_factory() as session:
         yield session
+
+
+# The fake Slack Web API, for every test module that asks for ``fake_slack``.
+from fake_slack import fake_slack as fake_slack  # noqa: E402

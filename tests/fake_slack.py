@@ -183,11 +183,18 @@ class FakeSlack:
         """Block until ``count`` calls of ``method`` (matching ``where``) were recorded; return
         them. Raises ``AssertionError`` naming what did arrive when ``timeout`` runs out."""
         deadline = time.monotonic() + timeout
+        found: list[Call] = []
+        scanned = 0  # calls are only appended (reset aside): look at each one once
         with self._changed:
             while True:
-                found = [
-                    c for c in self._calls if c["method"] == method and (where is None or where(c))
+                if scanned > len(self._calls):  # reset() meanwhile
+                    found, scanned = [], 0
+                found += [
+                    c
+                    for c in self._calls[scanned:]
+                    if c["method"] == method and (where is None or where(c))
                 ]
+                scanned = len(self._calls)
                 if len(found) >= count:
                     return found
                 left = deadline - time.monotonic()
@@ -426,6 +433,38 @@ class FakeSlack:
             ],
         }
 
+    def _introspect(self, path: str, query: str) -> tuple[int, dict[str, Any]]:
+        """The same views for a fake running in another process (not recorded as calls):
+        ``GET /_fake/calls?method=M[&count=1]``; ``GET /_fake/wait?method=M&timeout=S
+        &channel=C`` blocks until a call of M with those arguments arrives ("*": any value;
+        408 if none); ``GET /_fake/messages?channel=C&thread_ts=T``; ``POST /_fake/reset``."""
+        params = dict(urllib.parse.parse_qsl(query))
+        if path == "/_fake/calls":
+            found = self.calls(params.get("method"))
+            if params.get("count"):
+                return 200, {"count": len(found)}
+            return 200, {"calls": [_without_body(c) for c in found]}
+        if path == "/_fake/wait":
+            method = params.pop("method", "")
+            timeout = float(params.pop("timeout", "5"))
+            count = int(params.pop("count", "1"))
+
+            def matches(call: Call) -> bool:
+                args = call["args"]
+                return all(k in args and v in ("*", str(args[k])) for k, v in params.items())
+
+            try:
+                found = self.wait_for(method, count, timeout, where=matches)
+            except AssertionError as err:
+                return 408, {"ok": False, "error": str(err)}
+            return 200, {"calls": [_without_body(c) for c in found]}
+        if path == "/_fake/messages":
+            return 200, {"messages": self.messages(params.get("channel"), params.get("thread_ts"))}
+        if path == "/_fake/reset":
+            self.reset()
+            return 200, {"ok": True}
+        return 404, {"ok": False, "error": "unknown fake endpoint"}
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -442,6 +481,11 @@ class FakeSlack:
                     call["file_id"] = parsed.path.rsplit("/", 1)[-1]
                     fake._answer(call)
                     self._send(200, f"OK - {len(body)}".encode(), "text/plain", {})
+                    return
+                if parsed.path.startswith("/_fake/"):
+                    status, reply = fake._introspect(parsed.path, parsed.query)
+                    payload = json.dumps(reply, default=_jsonable).encode()
+                    self._send(status, payload, "application/json", {})
                     return
                 if parsed.path.startswith("/response/"):
                     args = _parse_args("", headers.get("content-type", ""), body)
@@ -502,6 +546,16 @@ def _call(
         "size": len(body),
         "at": time.monotonic(),
     }
+
+
+def _without_body(call: Call) -> Call:
+    return {k: v for k, v in call.items() if k != "body"}
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return str(value)
 
 
 def _parse_args(query: str, content_type: str, body: bytes) -> dict[str, Any]:
@@ -620,8 +674,34 @@ _DEFAULTS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+def main() -> None:
+    """Run the fake alone until interrupted: ``python tests/fake_slack.py [--port-file F]``
+    prints its ``SLACK_API_URL`` (and writes it to F)."""
+    import argparse
+    import signal
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port-file", type=Path, help="write the API URL here once listening")
+    options = parser.parse_args()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with FakeSlack() as fake:
+        print(fake.api_url, flush=True)
+        if options.port_file is not None:
+            tmp = options.port_file.with_suffix(".tmp")
+            tmp.write_text(fake.api_url)
+            tmp.replace(options.port_file)  # appears whole, never half-written
+        with contextlib.suppress(KeyboardInterrupt):
+            stopped.wait()
+
+
 @pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
     """A running fake Slack Web API, stopped after the test."""
     with FakeSlack() as slack:
         yield slack
+
+
+if __name__ == "__main__":
+    main()

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import slack_signing as s
+from fake_slack import FakeSlack, fake_slack  # noqa: F401  (fixture)
 from slack_bolt import App, BoltRequest, BoltResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
 from handlers.app import create_app
-import slack_signing as s
-from fake_slack import FakeSlack, fake_slack  # noqa: F401  (fixture)
 
 SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token-never-shown"
@@ -45,13 +45,23 @@ class Bot:
     def command(self, text: str, *, user: str = "U1", channel: str = "C1") -> tuple[int, str]:
         return self.send(
             s.signed_command(
-                SECRET, text=text, user_id=user, channel_id=channel,
+                SECRET,
+                text=text,
+                user_id=user,
+                channel_id=channel,
                 response_url=f"{self.fake.api_url}commands.respond",
             )
         )
 
-    def click(self, message: dict[str, Any], action_id: str, *, user: str = "U1",
-              label: str | None = None, state: dict[str, Any] | None = None) -> tuple[int, str]:
+    def click(
+        self,
+        message: dict[str, Any],
+        action_id: str,
+        *,
+        user: str = "U1",
+        label: str | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> tuple[int, str]:
         """Click the button ``action_id`` (the one labelled ``label``) in a posted message."""
         element = find_element(message, action_id, label)
         payload = s.block_actions_payload(
@@ -65,15 +75,27 @@ class Bot:
         )
         return self.send(s.signed_interaction(SECRET, payload))
 
-    def submit(self, view: dict[str, Any], values: dict[str, Any], *, user: str = "U1") -> tuple[int, str]:
+    def submit(
+        self, view: dict[str, Any], values: dict[str, Any], *, user: str = "U1"
+    ) -> tuple[int, str]:
         payload = s.view_submission_payload(
-            callback_id=view["callback_id"], state_values=values,
-            private_metadata=view.get("private_metadata", ""), user_id=user,
+            callback_id=view["callback_id"],
+            state_values=values,
+            private_metadata=view.get("private_metadata", ""),
+            user_id=user,
         )
         return self.send(s.signed_interaction(SECRET, payload))
 
-    def reply(self, text: str, *, thread_ts: str, user: str = "U1", channel: str = "C1",
-              event_id: str | None = None, retry_num: int | None = None) -> tuple[int, str]:
+    def reply(
+        self,
+        text: str,
+        *,
+        thread_ts: str,
+        user: str = "U1",
+        channel: str = "C1",
+        event_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> tuple[int, str]:
         event = s.message_event(text, user=user, channel=channel, thread_ts=thread_ts)
         payload = s.event_callback_payload(event, event_id=event_id)
         return self.send(s.signed_event(SECRET, payload, retry_num=retry_num))
@@ -97,7 +119,9 @@ class Bot:
         return msgs[-1]
 
 
-def find_element(message: dict[str, Any], action_id: str, label: str | None = None) -> dict[str, Any]:
+def find_element(
+    message: dict[str, Any], action_id: str, label: str | None = None
+) -> dict[str, Any]:
     for block in message.get("blocks", []):
         for el in block.get("elements", []) if block.get("type") == "actions" else []:
             if el.get("action_id") != action_id:
@@ -116,7 +140,8 @@ def dispatcher(app: App) -> Callable[[s.SignedRequest], tuple[int, str]]:
     return send
 
 
-def make_bot(fake: FakeSlack, session_factory: sessionmaker[Session], database_url: str,
-             **settings: Any) -> Bot:
+def make_bot(
+    fake: FakeSlack, session_factory: sessionmaker[Session], database_url: str, **settings: Any
+) -> Bot:
     app = create_app(make_settings(fake, database_url, **settings), session_factory=session_factory)
     return Bot(app=app, fake=fake, session_factory=session_factory, send=dispatcher(app))

@@ -234,3 +234,36 @@ def test_response_url_posts_recorded(slack: FakeSlack) -> None:
     call = slack.wait_for("response_url")[0]
     assert call["path"] == url[len(slack.base_url) :]
     assert call["args"] == {"text": "only you", "response_type": "ephemeral"}
+
+
+def test_introspection_endpoints(slack: FakeSlack, client: WebClient) -> None:
+    import json
+    import urllib.request
+
+    client.chat_postMessage(channel="C1", text="hi")
+    with urllib.request.urlopen(f"{slack.base_url}/_fake/calls?method=chat.postMessage") as r:
+        calls = json.loads(r.read())["calls"]
+    assert [c["args"]["text"] for c in calls] == ["hi"]
+    with urllib.request.urlopen(f"{slack.base_url}/_fake/messages?channel=C1") as r:
+        assert [m["text"] for m in json.loads(r.read())["messages"]] == ["hi"]
+    assert len(slack.calls()) == 1  # looking is not a call
+
+
+def test_long_poll_wait_endpoint(slack: FakeSlack, client: WebClient) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    def later() -> None:
+        time.sleep(0.2)
+        client.chat_postMessage(channel="C1", text="root")
+        client.chat_postMessage(channel="C2", text="reply", thread_ts="1.2")
+
+    threading.Thread(target=later, daemon=True).start()
+    url = f"{slack.base_url}/_fake/wait?method=chat.postMessage&channel=C2&thread_ts=*&timeout=5"
+    with urllib.request.urlopen(url) as r:
+        calls = json.loads(r.read())["calls"]
+    assert [c["args"]["text"] for c in calls] == ["reply"]
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"{slack.base_url}/_fake/wait?method=views.open&timeout=0.1")
+    assert err.value.code == 408

@@ -209,7 +209,9 @@ def test_e1_eval_first(eval_set: str) -> None:
 def test_d1_boundary_199_and_200() -> None:
     assert rec(labeled_examples=199).outcome is Outcome.R2_FEW_SHOT
     assert rec(labeled_examples=199).rules[-1] == "D1"
-    r200 = with_volume(10 * BREAK_EVEN, labeled_examples=200, task_shape="classification_extraction")
+    r200 = with_volume(
+        10 * BREAK_EVEN, labeled_examples=200, task_shape="classification_extraction"
+    )
     assert "D1" not in r200.rules and r200.outcome is Outcome.R4_LORA
 
 

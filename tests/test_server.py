@@ -140,9 +140,16 @@ def fake() -> Iterator[FakeSlack]:
         yield slack
 
 
-@pytest.fixture
-def served(tmp_path: Path, fake: FakeSlack) -> Iterator[Served]:
-    server = start_server(tmp_path, fake, "--http")
+@pytest.fixture(scope="module")
+def module_fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, module_fake: FakeSlack) -> Iterator[Served]:
+    """One server for the loopback tests below (starting one takes a couple of seconds)."""
+    server = start_server(tmp_path_factory.mktemp("served"), module_fake, "--http")
     try:
         wait_healthy(server)
         yield server
@@ -162,10 +169,18 @@ def row_counts(db_path: Path) -> dict[str, int]:
         return {t: int(db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in tables}
 
 
-def settle(fake: FakeSlack, seconds: float = 1.0) -> int:
-    """Give work after the ack time to happen; the number of Web API calls so far."""
-    time.sleep(seconds)
-    return len(fake.calls())
+def quiet(fake: FakeSlack, *, still: float = 0.5, timeout: float = 10.0) -> int:
+    """Wait until no Web API call arrived for ``still`` seconds (work after an earlier ack
+    has finished); the number of calls so far."""
+    deadline = time.monotonic() + timeout
+    count = len(fake.calls())
+    while time.monotonic() < deadline:
+        time.sleep(still)
+        now = len(fake.calls())
+        if now == count:
+            return count
+        count = now
+    raise AssertionError("the bot kept calling the Web API")
 
 
 # -- the server over loopback -----------------------------------------------------------------
@@ -187,13 +202,16 @@ def test_logs_the_mode_and_no_secret(served: Served) -> None:
 
 
 def test_ladder_help_acked_within_3_seconds(served: Served) -> None:
-    req = s.signed_command(SECRET, text="help", response_url=served.fake.response_url())
+    url = served.fake.response_url()
+    req = s.signed_command(SECRET, text="help", response_url=url)
     started = time.monotonic()
     status, _ = served.events(req)
     elapsed = time.monotonic() - started
     assert status == 200
     assert elapsed < 3.0
-    reply = served.fake.wait_for("response_url", timeout=10)[0]
+    reply = served.fake.wait_for(
+        "response_url", where=lambda c: url.endswith(c["path"]), timeout=10
+    )[0]
     assert "ladder" in json.dumps(reply["args"]).lower()
 
 
@@ -201,12 +219,18 @@ def test_signed_command_starts_a_review(served: Served) -> None:
     # The positive control for the refusals below: the same request, signed, writes.
     before = row_counts(served.db_path)
     req = s.signed_command(
-        SECRET, text="Summarise support tickets", response_url=served.fake.response_url()
+        SECRET,
+        text="Summarise support tickets",
+        channel_id="CREVIEW",
+        response_url=served.fake.response_url(),
     )
     status, _ = served.events(req)
     assert status == 200
-    root = served.fake.wait_for("chat.postMessage", timeout=10)[0]
-    assert root["args"]["channel"] == "C1"
+    in_channel = served.fake.wait_for(
+        "chat.postMessage", where=lambda c: c["args"]["channel"] == "CREVIEW", timeout=10
+    )
+    root = in_channel[0]
+    assert "Summarise support tickets" in root["args"]["text"]
     assert root["token"] == BOT_TOKEN
     deadline = time.monotonic() + 10
     while row_counts(served.db_path).get("reviews", 0) <= before.get("reviews", 0):
@@ -216,23 +240,25 @@ def test_signed_command_starts_a_review(served: Served) -> None:
 
 @pytest.mark.parametrize("kind", ["command", "click", "event"])
 def test_forged_signature_refused_without_effect(served: Served, kind: str) -> None:
-    calls_before = settle(served.fake, 0)
+    calls_before = quiet(served.fake)
     rows_before = row_counts(served.db_path)
     req = _request(kind, served.fake)
     status, _ = served.events(s.forged(req))
     assert status == 401
-    assert settle(served.fake) == calls_before
+    time.sleep(1.0)  # room for any work after an ack to show
+    assert len(served.fake.calls()) == calls_before
     assert row_counts(served.db_path) == rows_before
 
 
 @pytest.mark.parametrize("kind", ["command", "click", "event"])
 def test_stale_timestamp_refused_without_effect(served: Served, kind: str) -> None:
-    calls_before = settle(served.fake, 0)
+    calls_before = quiet(served.fake)
     rows_before = row_counts(served.db_path)
     req = s.stale(SECRET, _request(kind, served.fake))
     status, _ = served.events(req)
     assert status == 401
-    assert settle(served.fake) == calls_before
+    time.sleep(1.0)  # room for any work after an ack to show
+    assert len(served.fake.calls()) == calls_before
     assert row_counts(served.db_path) == rows_before
 
 
@@ -260,14 +286,20 @@ def _request(kind: str, fake: FakeSlack) -> s.SignedRequest:
 def run_serve(
     tmp_path: Path, fake: FakeSlack, *args: str, **env: str | None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    """Run ``ladder serve`` expecting it to stop by itself (a start-up error)."""
+    proc = subprocess.Popen(
         [sys.executable, "-c", RUNNER, *args, "--host", "127.0.0.1", "--port", str(free_port())],
         cwd=tmp_path,
         env=serve_env(fake, f"sqlite:///{tmp_path / 'ladder.db'}", **env),
-        capture_output=True,
-        text=True,
-        timeout=60,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        stop(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out.decode(), err.decode())
 
 
 @pytest.mark.parametrize("args", [("--http",), ()])
@@ -296,7 +328,7 @@ def test_wrong_kind_of_token_one_line(tmp_path: Path, fake: FakeSlack) -> None:
 
 
 def test_bad_database_url_does_not_leak_it(tmp_path: Path, fake: FakeSlack) -> None:
-    done = run_serve(tmp_path, fake, "--http", DATABASE_URL="postgresql://ladder:hunter2@@@")
+    done = run_serve(tmp_path, fake, "--http", DATABASE_URL="ladder:hunter2@db.example/ladder")
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1
     assert "DATABASE_URL" in done.stderr

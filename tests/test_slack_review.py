@@ -7,14 +7,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fake_slack import FakeSlack
+from harness import Bot, make_bot
+from slack_signing import plain_text_value
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers.ids import ActionId, BlockId, CallbackId
 from store.models import Answer, Decision, Recommendation, Review
-from fake_slack import FakeSlack, fake_slack  # noqa: F401  (fixture)
-from harness import Bot, make_bot
-from slack_signing import plain_text_value
 
 # Answers that walk to R4_LORA: every cheaper rung tried, numbers that pay.
 WALK: list[tuple[str, str]] = [
@@ -27,7 +27,9 @@ WALK: list[tuple[str, str]] = [
 
 
 @pytest.fixture
-def bot(fake_slack: FakeSlack, engine: Engine, session_factory: sessionmaker[Session]) -> Iterator[Bot]:
+def bot(
+    fake_slack: FakeSlack, engine: Engine, session_factory: sessionmaker[Session]
+) -> Iterator[Bot]:
     yield make_bot(fake_slack, session_factory, str(engine.url), ladder_approvers="UAPPROVER")
 
 
@@ -40,7 +42,11 @@ def start(bot: Bot, text: str = "triage support tickets", user: str = "U1") -> s
 
 
 def _root_ts(bot: Bot) -> str:
-    roots = [m for m in bot.fake.messages(channel="C1") if not m.get("thread_ts") or m["thread_ts"] == m["ts"]]
+    roots = [
+        m
+        for m in bot.fake.messages(channel="C1")
+        if not m.get("thread_ts") or m["thread_ts"] == m["ts"]
+    ]
     return str(roots[-1]["ts"])
 
 
@@ -59,9 +65,17 @@ def answer_choice(bot: Bot, thread: str, label: str, user: str = "U1") -> None:
 def answer_modes(bot: Bot, thread: str, modes: list[str]) -> None:
     before = len(bot.thread(thread))
     msg = current(bot, thread)
-    review_id = next(b for b in msg["blocks"] if b.get("block_id", "").startswith(BlockId.MODES))["block_id"]
-    state = {review_id: {ActionId.ANSWER_MODES.value: {
-        "type": "checkboxes", "selected_options": [{"value": m} for m in modes]}}}
+    review_id = next(b for b in msg["blocks"] if b.get("block_id", "").startswith(BlockId.MODES))[
+        "block_id"
+    ]
+    state = {
+        review_id: {
+            ActionId.ANSWER_MODES.value: {
+                "type": "checkboxes",
+                "selected_options": [{"value": m} for m in modes],
+            }
+        }
+    }
     status, _ = bot.click(msg, ActionId.ANSWER_MODES_NEXT, state=state)
     assert status == 200
     bot.wait_until(lambda: len(bot.thread(thread)) > before)
@@ -96,7 +110,9 @@ def walk_to_recommendation(bot: Bot) -> str:
     answer_reply(bot, thread, "1500")  # training examples
     before = len(bot.thread(thread))
     bot.reply("800", thread_ts=thread)  # tokens per example -> recommendation
-    bot.wait_until(lambda: any("Recommendation" in m.get("text", "") for m in bot.thread(thread)[before:]))
+    bot.wait_until(
+        lambda: any("Recommendation" in m.get("text", "") for m in bot.thread(thread)[before:])
+    )
     return thread
 
 
@@ -198,7 +214,9 @@ def test_number_modal_shows_field_errors_then_saves(bot: Bot) -> None:
     view = bot.fake.wait_for("views.open")[-1]["args"]["view"]
     view = view if isinstance(view, dict) else __import__("json").loads(view)
     assert view["callback_id"] == CallbackId.NUMBER_ANSWER
-    status, body = bot.submit(view, {BlockId.ANSWER_INPUT.value: {"value": plain_text_value("lots")}})
+    status, body = bot.submit(
+        view, {BlockId.ANSWER_INPUT.value: {"value": plain_text_value("lots")}}
+    )
     assert status == 200 and "errors" in body and "whole number" in body
     status, body = bot.submit(view, {BlockId.ANSWER_INPUT.value: {"value": plain_text_value("2k")}})
     assert status == 200 and "errors" not in body
