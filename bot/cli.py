@@ -93,15 +93,19 @@ def review(
         fail(exc.user_message)
 
 
-def _register_optional_commands() -> None:
+def _register_commands() -> None:
     from bot.cli_cost import cost_command
+    from bot.cli_digest import digest_app
     from bot.cli_draft import draft_command
+    from bot.cli_serve import serve_command
 
+    app.command("serve", help=serve_command.__doc__)(serve_command)
     app.command("cost", help=cost_command.__doc__)(cost_command)
     app.command("draft", help=draft_command.__doc__)(draft_command)
+    app.add_typer(digest_app, name="digest")
 
 
-_register_optional_commands()
+_register_commands()
 
 
 @db_app.command("upgrade")

@@ -23,6 +23,8 @@ from bot.cost import (
 )
 from bot.cost_text import VERDICT_WORDS, calls, flip_lines, months
 from bot.errors import InvalidInput, LadderError
+from bot.parse import parse_answer
+from bot.questions import QUESTIONS
 from bot.tokens import count_tokens
 
 
@@ -176,6 +178,14 @@ def cost_command(
             _fail(err, f"cost.{key}: give --{_flag(key)} or a prompt file, not both")
         given[key] = _count_file(path, key, err, info)
 
+    for key, raw in list(given.items()):
+        q = QUESTIONS.get(f"cost.{key}")
+        if isinstance(raw, str) and q is not None and q.is_numeric:
+            # The same notation as a Slack reply: 1.2M, 50k, $3/M, 800 tokens.
+            try:
+                given[key] = parse_answer(q, raw)
+            except InvalidInput as exc:
+                _fail(err, exc.user_message)
     try:
         inputs = CostInputs.model_validate({k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:

@@ -393,7 +393,7 @@ def test_no_link_without_a_workspace_url() -> None:
     digest = compose_digests([row(1, last_activity_at=berlin(2025, 10, 1))],
                              now=berlin(2025, 10, 27), tz=BERLIN, workspace_url=None)[0]
     (message,) = build_digest_messages(digest)
-    actions = [b for b in message if b["type"] == "actions"][0]
+    actions = next(b for b in message if b["type"] == "actions")
     assert [el["action_id"] for el in actions["elements"]] == [
         ActionId.DIGEST_SNOOZE, ActionId.DIGEST_CLOSE_WORKED, ActionId.DIGEST_CLOSE_ABANDONED
     ]

@@ -4,11 +4,12 @@ buttons and ``/ladder digest`` through a real Bolt app with signed requests."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 import slack_signing as s
@@ -17,6 +18,7 @@ from slack_bolt import App, BoltRequest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.digest import compose_digests
 from bot.settings import Settings
 from handlers import digest as digest_handlers
 from handlers import errors as error_handlers
@@ -49,6 +51,7 @@ from store.models import (
 SECRET = "digest-test-signing-secret"
 NOW = datetime(2025, 10, 27, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin (CET)
 WEEK = NOW.date()
+T = TypeVar("T")
 APPROVER = "UAPPROVER"
 DIGEST_CHANNEL = "CDIGEST"
 
@@ -247,9 +250,6 @@ def test_a_takeover_resumes_after_the_messages_a_dead_sender_posted(
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 30})  # 30 items: two messages
-    from bot.digest import compose_digests
-    from zoneinfo import ZoneInfo
-
     with session_scope(session_factory) as session:
         rows = digest_rows(session=session, team_id="T1")
     (digest,) = compose_digests(rows, now=NOW, tz=ZoneInfo("Europe/Berlin"),
@@ -319,6 +319,40 @@ def _pg_begin(session: Session, backend: str) -> None:
         session.execute(text("SELECT 1"))
 
 
+def run_together(targets: list[Callable[[], T]]) -> list[T]:
+    """Run each target in its own thread; their results, or the first error raised."""
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run(target: Callable[[], T]) -> None:
+        try:
+            results.append(target())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    if errors:
+        raise errors[0]
+    assert len(results) == len(targets), "a thread did not finish"
+    return results
+
+
+def claim_at_barrier(
+    session_factory: sessionmaker[Session], backend: str, barrier: threading.Barrier,
+    week: date, name: str, now: datetime = NOW,
+) -> str | None:
+    with session_scope(session_factory) as session:
+        _pg_begin(session, backend)
+        barrier.wait(timeout=20)
+        won = repo.claim_digest(session=session, team_id="T1", channel_id="C1", week=week,
+                                claimer=name, stale_after=timedelta(minutes=10), now=now)
+    return name if won else None
+
+
 def test_many_claimers_at_once_one_wins(
     session_factory: sessionmaker[Session], backend: str
 ) -> None:
@@ -326,27 +360,11 @@ def test_many_claimers_at_once_one_wins(
     for n in range(rounds):
         week = WEEK + timedelta(days=7 * n)
         barrier = threading.Barrier(workers)
-        won: list[str] = []
-        errors: list[BaseException] = []
-
-        def claim(name: str, week: Any = week, barrier: threading.Barrier = barrier) -> None:
-            try:
-                with session_scope(session_factory) as session:
-                    _pg_begin(session, backend)
-                    barrier.wait(timeout=20)
-                    if repo.claim_digest(session=session, team_id="T1", channel_id="C1",
-                                         week=week, claimer=name,
-                                         stale_after=timedelta(minutes=10), now=NOW):
-                        won.append(name)
-            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=claim, args=(f"w{n}-{i}",)) for i in range(workers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        assert not errors, errors
+        results = run_together([
+            partial(claim_at_barrier, session_factory, backend, barrier, week, f"w{n}-{i}")
+            for i in range(workers)
+        ])
+        won = [r for r in results if r is not None]
         assert len(won) == 1, f"round {n}: {won}"
 
 
@@ -361,21 +379,11 @@ def test_many_takeovers_of_a_stale_claim_at_once_one_wins(
                                      claimer="dead", stale_after=timedelta(minutes=10),
                                      now=NOW - timedelta(hours=1))
         barrier = threading.Barrier(workers)
-        won: list[str] = []
-
-        def claim(name: str, week: Any = week, barrier: threading.Barrier = barrier) -> None:
-            with session_scope(session_factory) as session:
-                _pg_begin(session, backend)
-                barrier.wait(timeout=20)
-                if repo.claim_digest(session=session, team_id="T1", channel_id="C1", week=week,
-                                     claimer=name, stale_after=timedelta(minutes=10), now=NOW):
-                    won.append(name)
-
-        threads = [threading.Thread(target=claim, args=(f"w{n}-{i}",)) for i in range(workers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        results = run_together([
+            partial(claim_at_barrier, session_factory, backend, barrier, week, f"w{n}-{i}")
+            for i in range(workers)
+        ])
+        won = [r for r in results if r is not None]
         assert len(won) == 1, f"round {n}: {won}"
 
 
@@ -388,51 +396,37 @@ def test_two_concurrent_senders_make_one_post(
     rounds = 20
     real_claim = repo.claim_digest
     barrier = threading.Barrier(2)
-    overlapped = 0
     lock = threading.Lock()
-    in_claim = 0
+    inside = 0
+    overlapped = 0
 
     def racing_claim(**kw: Any) -> bool:
-        # Both senders reach every claim together, then claim at the same moment.
-        nonlocal in_claim, overlapped
+        # Both senders reach every claim together and claim at the same moment.
+        nonlocal inside, overlapped
         barrier.wait(timeout=20)
         with lock:
-            in_claim += 1
-            if in_claim == 2:
-                overlapped += 1
+            inside += 1
+            overlapped += inside == 2
         try:
             return real_claim(**kw)
         finally:
             with lock:
-                in_claim -= 1
+                inside -= 1
+
+    def send(now: datetime, name: str) -> SendReport:
+        return send_digests(session_factory=session_factory, client=make_web_client(settings),
+                            settings=settings, now=now, claimer=name, same_channel_interval=0)
 
     monkeypatch.setattr(repo, "claim_digest", racing_claim)
     for n in range(rounds):
         now = NOW + timedelta(days=7 * n)
-        reports: list[SendReport] = []
-        errors: list[BaseException] = []
-
-        def run(name: str, now: datetime = now) -> None:
-            try:
-                reports.append(send_digests(
-                    session_factory=session_factory, client=make_web_client(settings),
-                    settings=settings, now=now, claimer=name, same_channel_interval=0,
-                ))
-            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=run, args=(f"sender-{n}-{x}",)) for x in "ab"]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        assert not errors, errors
-        sent = Counter(r.channel_id for rep in reports for r in rep.results
-                       if r.status is SendStatus.SENT)
+        reports = run_together([partial(send, now, f"sender-{n}-{x}") for x in "ab"])
+        results = [r for report in reports for r in report.results]
+        sent = Counter(r.channel_id for r in results if r.status is SendStatus.SENT)
         assert sent == {"C1": 1, "C2": 1, DIGEST_CHANNEL: 1}, f"round {n}"
-        others = {r.status for rep in reports for r in rep.results
-                  if r.status is not SendStatus.SENT}
-        assert others <= {SendStatus.ALREADY_SENT, SendStatus.CLAIMED_ELSEWHERE}
+        assert {r.status for r in results if r.status is not SendStatus.SENT} <= {
+            SendStatus.ALREADY_SENT, SendStatus.CLAIMED_ELSEWHERE
+        }
     assert Counter(c["args"]["channel"] for c in posts(fake_slack)) == {
         "C1": rounds, "C2": rounds, DIGEST_CHANNEL: rounds
     }
@@ -733,4 +727,3 @@ def test_slash_command_reaches_the_digest_through_create_app(
     assert call["args"]["response_type"] == "ephemeral"
     assert any(b.get("block_id", "").startswith(f"{DigestBlockId.ITEM}:")
                for b in call["args"]["blocks"])
-    time.sleep(0.05)
