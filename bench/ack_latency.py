@@ -256,6 +256,32 @@ def timed_post(url: str, req: signing.SignedRequest, timeout: float) -> tuple[in
     return status, time.perf_counter() - started
 
 
+class Waves:
+    """Keeps the users in step: each request goes out in a wave with the same request of every
+    other user, so both apps see exactly ``concurrency`` requests arriving together (a user
+    that waits for its question does not lighten the real app's load against the bare one's).
+    """
+
+    def __init__(self, parties: int, deadline: float) -> None:
+        self.deadline = deadline
+        self.over = False
+        self._barrier = threading.Barrier(parties, action=self._check)
+
+    def _check(self) -> None:
+        self.over = self.over or time.monotonic() > self.deadline
+
+    def next(self, scenario: Scenario) -> bool:
+        """Wait for every user; false when the run must stop (time budget, a stuck user)."""
+        try:
+            self._barrier.wait(timeout=120)
+        except threading.BrokenBarrierError:
+            scenario.error("a user got stuck; wave abandoned")
+            return False
+        if self.over:
+            scenario.error("time budget spent")
+        return not self.over
+
+
 def virtual_user(
     scenario: Scenario,
     *,
@@ -263,14 +289,11 @@ def virtual_user(
     rounds: int,
     events_url: str,
     fake: RemoteFake,
-    deadline: float,
+    waves: Waves,
     request_timeout: float,
 ) -> None:
     user = f"UB{index:03d}"
     for r in range(rounds):
-        if time.monotonic() > deadline:
-            scenario.error("time budget spent")
-            return
         tag = f"{scenario.app[0].upper()}{scenario.concurrency:02d}U{index:03d}R{r:03d}"
         channel = f"CB{tag}"
         use_case = f"{USE_CASES[(index + r) % len(USE_CASES)]} ({tag})"
@@ -281,54 +304,66 @@ def virtual_user(
             channel_id=channel,
             response_url=f"{fake.base_url}/response/{tag}",
         )
+        if not waves.next(scenario):
+            return
         sent = time.perf_counter()
         status, seconds = timed_post(events_url, command, request_timeout)
+        click = None
         if status != 200:
             scenario.error(f"/ladder HTTP {status}")
-            continue
-        scenario.add("command", seconds)
-
-        if scenario.app == "real":
-            question = fake.first_question(channel, timeout=30)
-            if question is None:
-                scenario.error("no question posted within 30 s")
-                continue
-            scenario.add("question", time.perf_counter() - sent)
-            element = first_button(question)
-            if element is None:
-                scenario.error("first question has no button")
-                continue
-            message = question
         else:
-            element = signing.button("answer_choice", f"bench-{tag}")
-            message = {"channel": channel, "ts": "1700000000.000100", "blocks": []}
-        payload = signing.block_actions_payload(
-            [
-                signing.button(
-                    element["action_id"],
-                    element["value"],
-                    block_id=element.get("block_id", "question"),
-                )
-            ],
-            user_id=user,
-            channel_id=channel,
-            message_ts=message["ts"],
-            thread_ts=message.get("thread_ts"),
-            message={"blocks": message.get("blocks") or [], "text": message.get("text", "")},
-        )
-        status, seconds = timed_post(
-            events_url, signing.signed_interaction(SECRET, payload), request_timeout
-        )
+            scenario.add("command", seconds)
+            click = click_for(scenario, fake, channel=channel, user=user, tag=tag, sent=sent)
+        if not waves.next(scenario):
+            return
+        if click is None:
+            continue
+        status, seconds = timed_post(events_url, click, request_timeout)
         if status != 200:
             scenario.error(f"click HTTP {status}")
-            continue
-        scenario.add("click", seconds)
+        else:
+            scenario.add("click", seconds)
+
+
+def click_for(
+    scenario: Scenario, fake: RemoteFake, *, channel: str, user: str, tag: str, sent: float
+) -> signing.SignedRequest | None:
+    """The signed click on the first button of the review's first question (real app), or
+    on a made-up message (bare app); ``None`` when there is nothing to click."""
+    if scenario.app == "real":
+        question = fake.first_question(channel, timeout=30)
+        if question is None:
+            scenario.error("no question posted within 30 s")
+            return None
+        scenario.add("question", time.perf_counter() - sent)
+        element = first_button(question)
+        if element is None:
+            scenario.error("first question has no button")
+            return None
+        message = question
+    else:
+        element = signing.button("answer_choice", f"bench-{tag}")
+        message = {"channel": channel, "ts": "1700000000.000100", "blocks": []}
+    payload = signing.block_actions_payload(
+        [
+            signing.button(
+                element["action_id"], element["value"], block_id=element.get("block_id", "question")
+            )
+        ],
+        user_id=user,
+        channel_id=channel,
+        message_ts=message["ts"],
+        thread_ts=message.get("thread_ts"),
+        message={"blocks": message.get("blocks") or [], "text": message.get("text", "")},
+    )
+    return signing.signed_interaction(SECRET, payload)
 
 
 def run_scenario(
     app: str, concurrency: int, rounds: int, events_url: str, fake: RemoteFake, deadline: float
 ) -> Scenario:
     scenario = Scenario(app, concurrency)
+    waves = Waves(concurrency, deadline)
     users = [
         threading.Thread(
             target=virtual_user,
@@ -338,7 +373,7 @@ def run_scenario(
                 "rounds": rounds,
                 "events_url": events_url,
                 "fake": fake,
-                "deadline": deadline,
+                "waves": waves,
                 "request_timeout": 10.0,
             },
             daemon=True,
@@ -348,7 +383,7 @@ def run_scenario(
     for user in users:
         user.start()
     for user in users:
-        user.join(timeout=max(1.0, deadline - time.monotonic() + 60))
+        user.join(timeout=max(1.0, deadline - time.monotonic()) + 300)
     return scenario
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -20,6 +21,7 @@ def create_app(
     session_factory: sessionmaker[Session],
     client: WebClient | None = None,
     token_verification: bool = True,
+    listener_executor: Executor | None = None,
 ) -> App:
     """A Bolt app with every listener registered. ``client`` defaults to one pointed at
     SLACK_API_URL with retries on 429 and dropped connections."""
@@ -32,6 +34,7 @@ def create_app(
         # so HTTP mode must always be given one (``ladder serve --http`` requires it).
         request_verification_enabled=secret is not None,
         logger=logging.getLogger("ladder.bolt"),
+        listener_executor=listener_executor,
     )
     handlers.register(app, AppContext(settings=settings, session_factory=session_factory))
     return app

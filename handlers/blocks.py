@@ -136,20 +136,24 @@ def build_question_blocks(
         )
     elif q.kind in (Kind.CHOICE, Kind.BOOLEAN):
         current = None if answered is None else str(answered.value).lower()
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    button(
-                        ("✓ " if current == o.value else "") + o.label,
-                        ActionId.ANSWER_CHOICE,
-                        encode(r=review_id, k=q.key, v=o.value, n=revision),
-                        style="primary" if current == o.value else None,
-                    )
-                    for o in q.options
-                ],
-            }
-        )
+        elements = [
+            button(
+                ("✓ " if current == o.value else "") + o.label,
+                ActionId.ANSWER_CHOICE,
+                encode(r=review_id, k=q.key, v=o.value, n=revision),
+                style="primary" if current == o.value else None,
+            )
+            for o in q.options
+        ]
+        if q.key == "prompt_draft":
+            # P2: the offer itself. Drafting records "drafted" once the team adopts a draft.
+            elements = [
+                button(
+                    "Draft it for me", ActionId.DRAFT_OPEN, encode(r=review_id), style="primary"
+                ),
+                *[e for e in elements if '"v":"declined"' in e["value"]],
+            ]
+        blocks.append({"type": "actions", "elements": elements})
     else:
         blocks.append(
             {

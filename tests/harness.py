@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,12 @@ class Bot:
     fake: FakeSlack
     session_factory: sessionmaker[Session]
     send: Callable[[s.SignedRequest], tuple[int, str]]
+    executor: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        """Wait for the work listeners do after their ack."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
 
     # -- what users do ---------------------------------------------------------------------
 
@@ -140,8 +147,28 @@ def dispatcher(app: App) -> Callable[[s.SignedRequest], tuple[int, str]]:
     return send
 
 
+def make_bot_app(
+    fake: FakeSlack, session_factory: sessionmaker[Session], database_url: str, **settings: Any
+) -> tuple[App, ThreadPoolExecutor]:
+    """The app with its own listener threads, so a test can wait for the work after each ack
+    to finish (``executor.shutdown(wait=True)``) before the fake Slack goes away."""
+    executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bolt-listener")
+    app = create_app(
+        make_settings(fake, database_url, **settings),
+        session_factory=session_factory,
+        listener_executor=executor,
+    )
+    return app, executor
+
+
 def make_bot(
     fake: FakeSlack, session_factory: sessionmaker[Session], database_url: str, **settings: Any
 ) -> Bot:
-    app = create_app(make_settings(fake, database_url, **settings), session_factory=session_factory)
-    return Bot(app=app, fake=fake, session_factory=session_factory, send=dispatcher(app))
+    app, executor = make_bot_app(fake, session_factory, database_url, **settings)
+    return Bot(
+        app=app,
+        fake=fake,
+        session_factory=session_factory,
+        send=dispatcher(app),
+        executor=executor,
+    )

@@ -30,7 +30,9 @@ WALK: list[tuple[str, str]] = [
 def bot(
     fake_slack: FakeSlack, engine: Engine, session_factory: sessionmaker[Session]
 ) -> Iterator[Bot]:
-    yield make_bot(fake_slack, session_factory, str(engine.url), ladder_approvers="UAPPROVER")
+    bot = make_bot(fake_slack, session_factory, str(engine.url), ladder_approvers="UAPPROVER")
+    yield bot
+    bot.close()
 
 
 def start(bot: Bot, text: str = "triage support tickets", user: str = "U1") -> str:
