@@ -25,6 +25,7 @@ import email.policy
 import itertools
 import json
 import re
+import sys
 import threading
 import time
 import urllib.parse
@@ -50,6 +51,14 @@ Responder = Callable[["FakeSlack", Call], Mapping[str, Any]]
 _JSON_ARGS = frozenset({"blocks", "attachments", "view", "files", "metadata", "unfurls"})
 _NO_TOKEN = frozenset({"upload", "response_url"})  # URLs Slack hands out carry their own auth
 _BASE_TS = 1_700_000_000_000_000  # microseconds; ts "1700000000.000100" is the first one
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client dropping a kept-alive connection is normal, not worth a traceback.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -109,7 +118,7 @@ class FakeSlack:
         self._not_member: set[str] = set()
         self._home_views: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(

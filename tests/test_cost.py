@@ -547,5 +547,5 @@ def test_cli_in_a_real_process() -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
-        "error: cost.prompt_tokens: Input should be greater than or equal to 0"
+        "error: cost.prompt_tokens: must be 0 or more, got '-1'"
     ]

@@ -487,14 +487,15 @@ def test_losing_insert_hits_the_unique_constraint(
         ]
 
 
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_postgres_concurrent_inserts_of_the_same_revision(
-    backend: str, engine: Engine, session: Session, session_factory: sessionmaker[Session]
+    engine: Engine, session: Session, session_factory: sessionmaker[Session]
 ) -> None:
     """PostgreSQL only: both sessions read revision 0 and are held until both are about to
     insert revision 1, with no ``expected_revision``; the unique constraint alone picks one.
     (SQLite cannot interleave like this: its transactions take the write lock up front.)"""
-    if backend != "postgresql":
-        pytest.skip("SQLite serializes writers (BEGIN IMMEDIATE): no two inserts in flight")
     review_id = new_review(session).id
     session.commit()
     at_insert = threading.Barrier(2)
