@@ -171,7 +171,21 @@ def step_json(step: NeedsAnswer | Recommendation) -> dict[str, Any]:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
+        code = app(standalone_mode=False)
+    except (KeyboardInterrupt, typer.Abort):
+        print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Typer's (vendored click) usage errors: a missing or unknown option, a value of the
+        # wrong type. One line, like every other bad input, instead of a framed box.
+        message, exit_code = getattr(exc, "format_message", None), getattr(exc, "exit_code", None)
+        if not callable(message) or not isinstance(exit_code, int):
+            raise
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        if text := str(message()).strip():  # empty after `ladder digest` printed its help
+            print(f"error: {text}{where}", file=sys.stderr)
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
