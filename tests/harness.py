@@ -56,7 +56,7 @@ class Bot:
                 text=text,
                 user_id=user,
                 channel_id=channel,
-                response_url=f"{self.fake.api_url}commands.respond",
+                response_url=self.fake.response_url(),
             )
         )
 

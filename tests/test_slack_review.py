@@ -35,21 +35,17 @@ def bot(
     bot.close()
 
 
+def roots(bot: Bot, channel: str = "C1") -> list[dict[str, Any]]:
+    return [m for m in bot.fake.messages(channel=channel) if m.get("thread_ts") in (None, m["ts"])]
+
+
 def start(bot: Bot, text: str = "triage support tickets", user: str = "U1") -> str:
+    """``/ladder <text>``; returns the review's thread once its first question is posted."""
+    before = len(roots(bot))
     status, _ = bot.command(text, user=user)
     assert status == 200
-    bot.wait_until(lambda: len(bot.fake.calls("chat.postMessage")) >= 2)
-    root = bot.fake.calls("chat.postMessage")[-2]
-    return str(root["response"]["ts"]) if "response" in root else _root_ts(bot)
-
-
-def _root_ts(bot: Bot) -> str:
-    roots = [
-        m
-        for m in bot.fake.messages(channel="C1")
-        if not m.get("thread_ts") or m["thread_ts"] == m["ts"]
-    ]
-    return str(roots[-1]["ts"])
+    bot.wait_until(lambda: len(roots(bot)) > before and len(bot.thread(roots(bot)[-1]["ts"])) > 1)
+    return str(roots(bot)[-1]["ts"])
 
 
 def current(bot: Bot, thread: str) -> dict[str, Any]:
@@ -235,14 +231,14 @@ def test_user_text_cannot_ping_the_channel(bot: Bot) -> None:
 
 def test_help_list_and_not_in_channel(bot: Bot) -> None:
     bot.command("")
-    r = bot.fake.wait_for("commands.respond")[-1]
+    r = bot.fake.wait_for("response_url")[-1]
     assert "start a review" in str(r["args"]).lower()
     start(bot, text="classify invoices")
     bot.command("list")
-    r = bot.fake.wait_for("commands.respond", count=2)[-1]
+    r = bot.fake.wait_for("response_url", count=2)[-1]
     assert "classify invoices" in str(r["args"])
     bot.fake.set_member("C9", False)
     bot.command("new thing", channel="C9")
-    r = bot.fake.wait_for("commands.respond", count=3)[-1]
+    r = bot.fake.wait_for("response_url", count=3)[-1]
     assert "/invite" in str(r["args"])
     assert db(bot, select(func.count()).select_from(Review).where(Review.channel_id == "C9")) == 0
