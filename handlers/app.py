@@ -22,6 +22,7 @@ def create_app(
     client: WebClient | None = None,
     token_verification: bool = True,
     listener_executor: Executor | None = None,
+    work_executor: Executor | None = None,
 ) -> App:
     """A Bolt app with every listener registered. ``client`` defaults to one pointed at
     SLACK_API_URL with retries on 429 and dropped connections."""
@@ -36,5 +37,8 @@ def create_app(
         logger=logging.getLogger("ladder.bolt"),
         listener_executor=listener_executor,
     )
-    handlers.register(app, AppContext(settings=settings, session_factory=session_factory))
+    ctx = AppContext(settings=settings, session_factory=session_factory)
+    if work_executor is not None:
+        ctx.work = work_executor
+    handlers.register(app, ctx)
     return app

@@ -20,7 +20,7 @@ from handlers.blocks import (
     build_root_text,
 )
 from handlers.context import AppContext
-from handlers.errors import guarded
+from handlers.errors import defer, guarded
 from handlers.thread import Snapshot, post_next
 from store import repository as repo
 from store.models import ReviewSource
@@ -36,29 +36,33 @@ def register(app: App, ctx: AppContext) -> None:
         ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        text = (command.get("text") or "").strip()
-        word, _, rest = text.partition(" ")
-        sub = word.lower()
-        if sub in ("", "help"):
-            respond(
-                response_type="ephemeral",
-                text="ladder-bot help",
-                blocks=build_help_blocks(ctx.command),
-            )
-        elif sub == "list":
-            list_reviews(ctx, client, command, respond)
-        elif sub == "cost":
-            from handlers.cost import open_cost_modal
-
-            open_cost_modal(client, command["trigger_id"])
-        elif sub == "digest":
-            from handlers.digest import handle_digest_command
-
-            handle_digest_command(ctx, client, command, rest.split(), respond)
-        else:
-            start_thread(ctx, client, command, text, respond)
+        defer(ctx, command, client, run_ladder_command, ctx, client, command, respond)
 
     app.command(ctx.command)(guarded(handle_ladder_command))
+
+
+def run_ladder_command(
+    ctx: AppContext, client: WebClient, command: dict[str, Any], respond: Respond
+) -> None:
+    text = (command.get("text") or "").strip()
+    word, _, rest = text.partition(" ")
+    sub = word.lower()
+    if sub in ("", "help"):
+        respond(
+            response_type="ephemeral", text="ladder-bot help", blocks=build_help_blocks(ctx.command)
+        )
+    elif sub == "list":
+        list_reviews(ctx, client, command, respond)
+    elif sub == "cost":
+        from handlers.cost import open_cost_modal
+
+        open_cost_modal(client, command["trigger_id"])
+    elif sub == "digest":
+        from handlers.digest import handle_digest_command
+
+        handle_digest_command(ctx, client, command, rest.split(), respond)
+    else:
+        start_thread(ctx, client, command, text, respond)
 
 
 def start_thread(

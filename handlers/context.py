@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,11 @@ class AppContext:
     settings: Settings
     session_factory: sessionmaker[Session]
     now: Callable[[], datetime] = field(default=utcnow)
+    # The work a listener does after its ack (Slack calls, the database, drafting) runs here,
+    # not on Bolt's listener threads, so a burst of slow work never delays the next ack.
+    work: Executor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="ladder-work")
+    )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

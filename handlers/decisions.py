@@ -19,7 +19,7 @@ from handlers.blocks import (
     value_of,
 )
 from handlers.context import AppContext
-from handlers.errors import guarded
+from handlers.errors import defer, guarded
 from handlers.ids import INPUT_ACTION, ActionId, BlockId, CallbackId
 from handlers.thread import ReviewView, refresh_root
 from store import repository as repo
@@ -94,20 +94,39 @@ def show_decision(
         client.chat_postMessage(channel=view.channel_id, thread_ts=view.thread_ts, text=line)
 
 
+def accept(
+    ctx: AppContext,
+    client: WebClient,
+    *,
+    team_id: str,
+    review_id: int,
+    user_id: str,
+    message_ts: str | None,
+) -> None:
+    shown = store_decision(
+        ctx, team_id=team_id, review_id=review_id, user_id=user_id, kind=DecisionKind.ACCEPTED
+    )
+    show_decision(client, *shown, message_ts=message_ts)
+
+
 def register(app: App, ctx: AppContext) -> None:
     def handle_accept_button(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
         data = value_of(action["value"])
-        shown = store_decision(
+        defer(
             ctx,
+            body,
+            client,
+            accept,
+            ctx,
+            client,
             team_id=body["team"]["id"],
             review_id=int(data["r"]),
             user_id=body["user"]["id"],
-            kind=DecisionKind.ACCEPTED,
+            message_ts=(body.get("message") or {}).get("ts"),
         )
-        show_decision(client, *shown, message_ts=(body.get("message") or {}).get("ts"))
 
     def open_override_modal(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
@@ -219,4 +238,4 @@ def _submit(
         ack(response_action="errors", errors={block.value: exc.user_message})
         return
     ack()
-    show_decision(client, *shown, message_ts=meta.get("m"))
+    defer(ctx, body, client, show_decision, client, *shown, message_ts=meta.get("m"))

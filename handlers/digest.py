@@ -114,8 +114,7 @@ def build_digest_messages(digest: ChannelDigest, *, note: str | None = None) -> 
         },
         section(f"*{digest.total} waiting in this channel:* {format_counts(digest.counts)}"),
         context(
-            (f"{note} · " if note else "")
-            + "Snooze and close: the review's owner or an approver. "
+            (f"{note} · " if note else "") + "Snooze and close: the review's owner or an approver. "
             "Approvers turn this digest off with `/ladder digest off`."
         ),
     ]
@@ -314,12 +313,22 @@ def send_digests(
             kind="channel",
             items=digest.total,
             messages=messages,
-            texts=[build_digest_text(digest, i, len(messages))
-                   for i in range(1, len(messages) + 1)],
+            texts=[
+                build_digest_text(digest, i, len(messages)) for i in range(1, len(messages) + 1)
+            ],
         )
         report.results.append(
-            _send_once(session_factory, client, outgoing, team_id, week, now, claimer,
-                       stale_after, same_channel_interval)
+            _send_once(
+                session_factory,
+                client,
+                outgoing,
+                team_id,
+                week,
+                now,
+                claimer,
+                stale_after,
+                same_channel_interval,
+            )
         )
     if settings.ladder_digest_channel and posted_to:
         summary = compose_workspace_summary(posted_to)
@@ -333,8 +342,17 @@ def send_digests(
             texts=[build_summary_text(summary)] * len(messages),
         )
         report.results.append(
-            _send_once(session_factory, client, outgoing, team_id, week, now, claimer,
-                       stale_after, same_channel_interval)
+            _send_once(
+                session_factory,
+                client,
+                outgoing,
+                team_id,
+                week,
+                now,
+                claimer,
+                stale_after,
+                same_channel_interval,
+            )
         )
     return report
 
@@ -357,8 +375,13 @@ def _send_once(
 
     with session_scope(session_factory) as session:
         claimed = repo.claim_digest(
-            session=session, team_id=team_id, channel_id=channel_id, week=week,
-            claimer=claimer, stale_after=stale_after, now=now,
+            session=session,
+            team_id=team_id,
+            channel_id=channel_id,
+            week=week,
+            claimer=claimer,
+            stale_after=stale_after,
+            now=now,
         )
         if claimed:
             posted = digest_progress(
@@ -373,8 +396,11 @@ def _send_once(
             holder = run.claimed_by if run is not None else "?"
             return result(SendStatus.CLAIMED_ELSEWHERE, detail=f"claimed by {holder}")
     if posted:
-        logger.info("digest for %s: resuming after %d message(s) of a sender that died",
-                    channel_id, len(posted))
+        logger.info(
+            "digest for %s: resuming after %d message(s) of a sender that died",
+            channel_id,
+            len(posted),
+        )
     for index in range(len(posted), len(out.messages)):
         if index > 0 and interval > 0:
             time.sleep(interval)
@@ -392,23 +418,35 @@ def _send_once(
             if not posted:  # nothing went out: let the next run try at once
                 with session_scope(session_factory) as session:
                     repo.release_digest(
-                        session=session, team_id=team_id, channel_id=channel_id, week=week,
+                        session=session,
+                        team_id=team_id,
+                        channel_id=channel_id,
+                        week=week,
                         claimer=claimer,
                     )
             return result(SendStatus.FAILED, posted, f"chat.postMessage: {error}")
         posted.append(str(response["ts"]))
         with session_scope(session_factory) as session:
             still_ours = record_digest_progress(
-                session=session, team_id=team_id, channel_id=channel_id, week=week,
-                claimer=claimer, message_ts=posted,
+                session=session,
+                team_id=team_id,
+                channel_id=channel_id,
+                week=week,
+                claimer=claimer,
+                message_ts=posted,
             )
         if not still_ours:
             return result(SendStatus.LOST_CLAIM, posted, "another sender took the claim over")
     try:
         with session_scope(session_factory) as session:
             repo.mark_digest_sent(
-                session=session, team_id=team_id, channel_id=channel_id, week=week,
-                claimer=claimer, message_ts=posted, now=now,
+                session=session,
+                team_id=team_id,
+                channel_id=channel_id,
+                week=week,
+                claimer=claimer,
+                message_ts=posted,
+                now=now,
             )
     except Conflict:
         return result(SendStatus.LOST_CLAIM, posted, "another sender took the claim over")
@@ -480,16 +518,25 @@ def apply_digest_action(
         if what == "snooze":
             until = now + SNOOZE
             repo.add_decision(
-                session=session, review=review, kind=DecisionKind.SNOOZED, decided_by=user_id,
-                approvers=ctx.settings.approvers, snoozed_until=until,
+                session=session,
+                review=review,
+                kind=DecisionKind.SNOOZED,
+                decided_by=user_id,
+                approvers=ctx.settings.approvers,
+                snoozed_until=until,
             )
             detail: dict[str, Any] = {"snoozed_until": until.isoformat(), "from": "digest"}
             line = f":zzz: Snoozed until {_day(until, tz)} by {mention(user_id)}."
         else:
             assert reason is not None
             repo.add_decision(
-                session=session, review=review, kind=DecisionKind.CLOSED, decided_by=user_id,
-                approvers=ctx.settings.approvers, closed_reason=reason, reason=reason.value,
+                session=session,
+                review=review,
+                kind=DecisionKind.CLOSED,
+                decided_by=user_id,
+                approvers=ctx.settings.approvers,
+                closed_reason=reason,
+                reason=reason.value,
             )
             detail = {"closed_reason": reason.value, "from": "digest"}
             line = (
@@ -498,8 +545,12 @@ def apply_digest_action(
                 else f":wastebasket: Closed by {mention(user_id)}: abandoned."
             )
         repo.add_audit(
-            session=session, team_id=team_id, review_id=review.id, actor=user_id,
-            action=f"digest.{what}", detail=detail,
+            session=session,
+            team_id=team_id,
+            review_id=review.id,
+            actor=user_id,
+            action=f"digest.{what}",
+            detail=detail,
         )
         closed = (
             ReviewView.of(review)
@@ -534,12 +585,14 @@ def handle_digest_button(
         try:
             refresh_root(client, view)
             client.chat_postMessage(
-                channel=view.channel_id, thread_ts=view.thread_ts,
+                channel=view.channel_id,
+                thread_ts=view.thread_ts,
                 text=f"{outcome.line} (from the weekly digest)",
             )
         except SlackApiError as exc:
-            logger.warning("could not update the thread of review %s: %s", view.id,
-                           exc.response.get("error"))
+            logger.warning(
+                "could not update the thread of review %s: %s", view.id, exc.response.get("error")
+            )
 
 
 def _show_on_digest(
@@ -565,7 +618,10 @@ def _show_on_digest(
 
 def register(app: App, ctx: AppContext) -> None:
     def handle_digest_action(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
         respond: Respond,
     ) -> None:
         ack()
@@ -586,8 +642,9 @@ def _workspace_url(client: WebClient) -> str | None:
     try:
         url = client.auth_test().get("url")
     except SlackApiError as exc:
-        logger.warning("auth.test failed; the digest preview has no links: %s",
-                       exc.response.get("error"))
+        logger.warning(
+            "auth.test failed; the digest preview has no links: %s", exc.response.get("error")
+        )
         return None
     return str(url) if url else None
 
@@ -634,11 +691,17 @@ def handle_digest_command(
         enabled = sub == "on"
         with ctx.session() as session:
             repo.set_digest_enabled(
-                session=session, team_id=team_id, channel_id=channel_id, enabled=enabled,
+                session=session,
+                team_id=team_id,
+                channel_id=channel_id,
+                enabled=enabled,
                 by=user_id,
             )
             repo.add_audit(
-                session=session, team_id=team_id, actor=user_id, action=f"digest.{sub}",
+                session=session,
+                team_id=team_id,
+                actor=user_id,
+                action=f"digest.{sub}",
                 detail={"channel_id": channel_id},
             )
         respond(
@@ -671,13 +734,18 @@ def handle_digest_command(
     if len(messages) > EPHEMERAL_RESPONSES:
         # A response_url takes five messages: four of the digest and a note of what is left.
         shown = messages[: EPHEMERAL_RESPONSES - 1]
-        left = sum(1 for blocks in messages[len(shown) :] for b in blocks
-                   if str(b.get("block_id", "")).startswith(f"{DigestBlockId.ITEM}:"))
+        left = sum(
+            1
+            for blocks in messages[len(shown) :]
+            for b in blocks
+            if str(b.get("block_id", "")).startswith(f"{DigestBlockId.ITEM}:")
+        )
     else:
         shown, left = messages, 0
     for i, blocks in enumerate(shown, 1):
-        respond(response_type="ephemeral", text=build_digest_text(digest, i, len(shown)),
-                blocks=blocks)
+        respond(
+            response_type="ephemeral", text=build_digest_text(digest, i, len(shown)), blocks=blocks
+        )
     if left:
         respond(
             response_type="ephemeral",

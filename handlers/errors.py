@@ -95,5 +95,25 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
     return listener
 
 
+def defer(
+    ctx: AppContext,
+    body: dict[str, Any],
+    client: WebClient,
+    fn: Callable[..., object],
+    *args: Any,
+    **kwargs: Any,
+) -> None:
+    """Run ``fn`` after the ack on the work pool; its errors reach ``handle_error`` like any
+    listener's."""
+
+    def run() -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception as exc:
+            handle_error(exc, body, client)
+
+    ctx.work.submit(run)
+
+
 def register(app: App, ctx: AppContext) -> None:
     app.error(handle_error)

@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 
 from handlers.blocks import STATUS_LABELS, Block, context, section
 from handlers.context import AppContext
-from handlers.errors import guarded
+from handlers.errors import defer, guarded
 from handlers.text import escape, truncate
 from store import repository as repo
 from store.models import ReviewStatus
@@ -46,9 +46,11 @@ def build_home_view(
 
 
 def register(app: App, ctx: AppContext) -> None:
+    def handle_home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab") in (None, "home"):
+            defer(ctx, body, client, publish_home, event, body, client)
+
     def publish_home(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
-        if event.get("tab") not in (None, "home"):
-            return
         user_id, team_id = event["user"], body.get("team_id") or ""
         approver = user_id in ctx.settings.approvers
         with ctx.session() as session:
@@ -76,4 +78,4 @@ def register(app: App, ctx: AppContext) -> None:
             ),
         )
 
-    app.event("app_home_opened")(guarded(publish_home))
+    app.event("app_home_opened")(guarded(handle_home_opened))

@@ -16,7 +16,7 @@ from bot.parse import parse_answer
 from bot.questions import QUESTIONS, Kind, Question
 from handlers.blocks import build_error_reply, build_number_modal, value_of
 from handlers.context import AppContext
-from handlers.errors import guarded
+from handlers.errors import defer, guarded
 from handlers.ids import INPUT_ACTION, ActionId, BlockId, CallbackId
 from handlers.thread import Snapshot, post_next, refresh_root, show_answer
 from store import repository as repo
@@ -93,7 +93,11 @@ def register(app: App, ctx: AppContext) -> None:
         value: Any = data["v"]
         if q.kind is Kind.BOOLEAN:
             value = value == "true"
-        answer_and_render(
+        defer(
+            ctx,
+            body,
+            client,
+            answer_and_render,
             ctx,
             client,
             team_id=body["team"]["id"],
@@ -118,7 +122,11 @@ def register(app: App, ctx: AppContext) -> None:
         modes = [o["value"] for o in selected]
         if not modes:
             raise InvalidInput("Tick at least one box, then click Next.")
-        answer_and_render(
+        defer(
+            ctx,
+            body,
+            client,
+            answer_and_render,
             ctx,
             client,
             team_id=body["team"]["id"],
@@ -166,7 +174,7 @@ def register(app: App, ctx: AppContext) -> None:
             return
         ack()
         if snap is not None:
-            render(ctx, client, snap, q.key)
+            defer(ctx, body, client, render, ctx, client, snap, q.key)
 
     def handle_thread_reply(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         if event.get("subtype") or event.get("bot_id") or not event.get("user"):

@@ -33,6 +33,12 @@ def make_settings(fake: FakeSlack, database_url: str, **extra: Any) -> Settings:
 
 
 @dataclass
+class Executors:
+    listeners: ThreadPoolExecutor  # Bolt's: acks
+    work: ThreadPoolExecutor  # ours: what happens after the ack
+
+
+@dataclass
 class Bot:
     """The app under test plus helpers to act as Slack users would."""
 
@@ -40,12 +46,13 @@ class Bot:
     fake: FakeSlack
     session_factory: sessionmaker[Session]
     send: Callable[[s.SignedRequest], tuple[int, str]]
-    executor: ThreadPoolExecutor | None = None
+    executor: Executors | None = None
 
     def close(self) -> None:
         """Wait for the work listeners do after their ack."""
         if self.executor is not None:
-            self.executor.shutdown(wait=True)
+            self.executor.listeners.shutdown(wait=True)
+            self.executor.work.shutdown(wait=True)
 
     # -- what users do ---------------------------------------------------------------------
 
@@ -149,16 +156,18 @@ def dispatcher(app: App) -> Callable[[s.SignedRequest], tuple[int, str]]:
 
 def make_bot_app(
     fake: FakeSlack, session_factory: sessionmaker[Session], database_url: str, **settings: Any
-) -> tuple[App, ThreadPoolExecutor]:
+) -> tuple[App, Executors]:
     """The app with its own listener threads, so a test can wait for the work after each ack
     to finish (``executor.shutdown(wait=True)``) before the fake Slack goes away."""
-    executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bolt-listener")
+    listeners = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bolt-listener")
+    work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ladder-work")
     app = create_app(
         make_settings(fake, database_url, **settings),
         session_factory=session_factory,
-        listener_executor=executor,
+        listener_executor=listeners,
+        work_executor=work,
     )
-    return app, executor
+    return app, Executors(listeners, work)
 
 
 def make_bot(
