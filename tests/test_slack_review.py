@@ -3,12 +3,14 @@ and a real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import slack_signing as s
 from fake_slack import FakeSlack
-from harness import Bot, make_bot
+from harness import SECRET, Bot, make_bot
 from slack_signing import plain_text_value
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -242,3 +244,101 @@ def test_help_list_and_not_in_channel(bot: Bot) -> None:
     r = bot.fake.wait_for("response_url", count=3)[-1]
     assert "/invite" in str(r["args"])
     assert db(bot, select(func.count()).select_from(Review).where(Review.channel_id == "C9")) == 0
+
+
+def _view(call: dict[str, Any]) -> dict[str, Any]:
+    view = call["args"]["view"]
+    return view if isinstance(view, dict) else dict(json.loads(view))
+
+
+def test_changing_an_earlier_answer_recomputes_from_there(bot: Bot) -> None:
+    thread = start(bot)
+    answer_modes(bot, thread, ["format"])
+    answer_choice(bot, thread, "None")  # -> R1_PROMPT
+    assert db(bot, select(Review.status)) == "recommended"
+    system_q = bot.thread(thread)[2]
+    assert "answered by" in str(system_q["blocks"])
+    before = len(bot.thread(thread))
+    bot.click(system_q, ActionId.ANSWER_CHOICE, label="A detailed one")
+    bot.wait_until(lambda: len(bot.thread(thread)) > before)
+    assert db(bot, select(Review.status)) == "in_progress"
+    assert "Draft it for me" in str(bot.thread(thread)[-1]["blocks"])  # P2 asked next
+    history = db(bot, select(func.count()).select_from(Answer).where(Answer.key == "system_prompt"))
+    assert history == 2  # the change is a new row; the first answer is kept
+    assert "In progress" in bot.thread(thread)[0]["text"]
+
+
+def test_override_needs_a_reason_and_park_a_future_date(bot: Bot) -> None:
+    thread = start(bot)
+    answer_modes(bot, thread, ["format"])
+    answer_choice(bot, thread, "None")
+    rec = next(m for m in bot.thread(thread) if m.get("text", "").startswith("Recommendation"))
+    bot.click(rec, ActionId.DECIDE_OVERRIDE)
+    view = _view(bot.fake.wait_for("views.open")[-1])
+    assert view["callback_id"] == CallbackId.OVERRIDE
+    choice = {"type": "static_select", "selected_option": {"value": "R2_FEW_SHOT"}}
+    status, body = bot.submit(
+        view,
+        {
+            BlockId.OVERRIDE_OUTCOME.value: {"value": choice},
+            BlockId.OVERRIDE_REASON.value: {"value": plain_text_value("   ")},
+        },
+    )
+    assert status == 200 and "errors" in body and BlockId.OVERRIDE_REASON.value in body
+    assert db(bot, select(func.count()).select_from(Decision)) == 0
+    # Park with a past date: refused on the date field; a future date: parked.
+    bot.click(rec, ActionId.DECIDE_PARK)
+    park = _view(bot.fake.wait_for("views.open", count=2)[-1])
+    past = {
+        BlockId.PARK_DATE.value: {"value": {"type": "datepicker", "selected_date": "2000-01-01"}}
+    }
+    status, body = bot.submit(park, past)
+    assert "errors" in body and BlockId.PARK_DATE.value in body
+    future = {
+        BlockId.PARK_DATE.value: {"value": {"type": "datepicker", "selected_date": "2099-01-01"}}
+    }
+    status, body = bot.submit(park, future)
+    assert status == 200 and "errors" not in body
+    bot.wait_until(lambda: "Parked" in str(bot.thread(thread)[0]["blocks"]))
+    assert db(bot, select(Review.status)) == "parked"
+    assert str(db(bot, select(Decision.follow_up_on))) == "2099-01-01"
+
+
+def test_cost_modal_shows_the_numbers_to_the_user_alone(bot: Bot) -> None:
+    bot.command("cost")
+    view = _view(bot.fake.wait_for("views.open")[-1])
+    assert view["callback_id"] == CallbackId.COST
+
+    def fields(**values: str) -> dict[str, Any]:
+        return {
+            f"{BlockId.COST_FIELD}:{k}": {"value": plain_text_value(v)} for k, v in values.items()
+        }
+
+    base = {
+        "base_model": "gpt-4o-mini",
+        "prompt_tokens": "3200",
+        "output_tokens": "150",
+        "tuned_prompt_tokens": "400",
+        "training_examples": "2000",
+        "tokens_per_example": "800",
+    }
+    status, body = bot.submit(view, fields(requests_per_month="lots", **base))
+    assert status == 200 and "errors" in body and "requests_per_month" in body
+    status, body = bot.submit(view, fields(requests_per_month="1.2M", **base))
+    assert status == 200
+    result = json.loads(body)
+    assert result["response_action"] == "update"
+    text = json.dumps(result["view"])
+    assert "Break-even" in text and "$" in text
+    assert bot.fake.calls("chat.postMessage") == []  # nothing posted in the channel
+
+
+def test_app_home_lists_open_reviews_and_waiting_decisions(bot: Bot) -> None:
+    thread = start(bot, text="summarise incidents")
+    answer_modes(bot, thread, ["format"])
+    answer_choice(bot, thread, "None")
+    event = s.event_callback_payload(s.app_home_opened_event(user="U1"))
+    bot.send(s.signed_event(SECRET, event))
+    bot.wait_until(lambda: bot.fake.home_view("U1") is not None)
+    home = json.dumps(bot.fake.home_view("U1"))
+    assert "summarise incidents" in home and "Waiting for your decision" in home
