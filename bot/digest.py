@@ -72,7 +72,6 @@ class DigestRow:
     title: str
     status: str
     outcome: str | None
-    created_at: datetime
     last_activity_at: datetime
     snoozed_until: datetime | None = None
     follow_up_on: date | None = None
@@ -167,7 +166,7 @@ def week_of(now: datetime, tz: ZoneInfo) -> date:
 def _utc(at: datetime) -> datetime:
     # Aware datetimes sharing a tzinfo subtract and compare by wall clock (a day across a
     # daylight-saving change would be 23 or 25 hours): all arithmetic here is in UTC.
-    return at.astimezone(UTC)
+    return at if at.tzinfo is UTC else at.astimezone(UTC)
 
 
 def _elapsed(now: datetime, since: datetime) -> timedelta:

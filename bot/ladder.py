@@ -614,6 +614,13 @@ def _done_steps(a: Answers, cost_ran: bool) -> set[int]:
 
 def _next_steps(outcome: Outcome, w: _Walk) -> list[str]:
     steps = [_LEAD[outcome], *w.extra_steps]
+    cost = w.answers.cost
+    if w.cost is not None and cost is not None and "one_time_costs" not in cost.given():
+        steps.append(
+            "The one-time cost above counts training only: add data preparation, evaluation "
+            "and engineering time (`ladder cost --one-time-costs`, or `/ladder cost`) before "
+            "you commit."
+        )
     if Outcome.R3_RAG in w.tracks:
         steps.append("In parallel: add retrieval for the knowledge gaps (rung 3).")
     done = _done_steps(w.answers, w.cost is not None)

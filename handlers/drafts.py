@@ -45,7 +45,7 @@ from bot.settings import Settings
 from bot.tokens import ESTIMATE_METHOD, TIKTOKEN_METHOD
 from handlers.blocks import Block, button, context, encode, section, value_of
 from handlers.context import AppContext
-from handlers.errors import guarded, handle_error
+from handlers.errors import defer, guarded, handle_error
 from handlers.ids import INPUT_ACTION, ActionId, BlockId, CallbackId
 from handlers.questions import render
 from handlers.text import escape, mention, truncate
@@ -56,8 +56,8 @@ from store.workflow import answered_by, load, submit_answer
 
 logger = logging.getLogger(__name__)
 
-# A drafting call holds a Bolt worker thread and a "Drafting…" message: one retry and 30 s
-# per attempt keep a slow OpenAI from holding the thread for minutes (the CLI allows more).
+# A drafting call holds a worker of the work pool and a "Drafting…" message: one retry and
+# 30 s per attempt keep a slow OpenAI from holding either for minutes (the CLI allows more).
 DRAFT_TIMEOUT_S = 30.0
 DRAFT_MAX_RETRIES = 1
 
@@ -586,14 +586,14 @@ def build_history_line(
 
 
 def _tokens_line(result: DraftResult) -> str:
-    how = f"counted with {escape(result.token_method)}"
+    how = f"_Counted with {escape(result.token_method)}_"
     if result.tokens_before:
         change = result.tokens_after - result.tokens_before
         return (
             f"*Tokens:* {result.tokens_before:,} before → {result.tokens_after:,} after "
-            f"({change:+,}; {how})"
+            f"({change:+,})\n{how}"
         )
-    return f"*Tokens:* no current prompt → {result.tokens_after:,} after ({how})"
+    return f"*Tokens:* no current prompt → {result.tokens_after:,} after\n{how}"
 
 
 def _cost_line(cost: PromptCost, tokens_after: int) -> str:
@@ -929,11 +929,12 @@ def download_prompt_file(f: Mapping[str, Any], *, token: str, settings: Settings
     """The text of a Slack file, fetched from its ``url_private`` with the bot token."""
     name = str(f.get("name") or f.get("title") or "the file")
     size = int(f.get("size") or 0)
+    too_big = (
+        f"The prompt file {name} is over {MAX_PROMPT_FILE_BYTES:,} bytes; a current prompt "
+        f"may have {MAX_CURRENT_PROMPT:,} characters."
+    )
     if size > MAX_PROMPT_FILE_BYTES:
-        raise InvalidInput(
-            f"The prompt file {name} is {size:,} bytes; the limit is "
-            f"{MAX_CURRENT_PROMPT:,} characters."
-        )
+        raise InvalidInput(too_big)
     url = str(f.get("url_private_download") or f.get("url_private") or "")
     if not url or not _may_send_token_to(url, settings):
         raise ExternalServiceError(f"I can't download {name}: it is not a Slack file URL.")
@@ -954,13 +955,15 @@ def download_prompt_file(f: Mapping[str, Any], *, token: str, settings: Settings
         raise ExternalServiceError(
             f"Slack would not give me {name}; the app needs the files:read scope."
         )
+    if len(data) > MAX_PROMPT_FILE_BYTES:
+        raise InvalidInput(too_big)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput(f"The prompt file {name} is not UTF-8 text.") from None
-    if len(data) > MAX_PROMPT_FILE_BYTES or len(text) > MAX_CURRENT_PROMPT:
+    if len(text) > MAX_CURRENT_PROMPT:
         raise InvalidInput(
-            f"The prompt file {name} is {len(text):,}+ characters; the limit is "
+            f"The prompt file {name} is {len(text):,} characters; the limit is "
             f"{MAX_CURRENT_PROMPT:,}."
         )
     return text
@@ -1043,6 +1046,7 @@ def draft_in_thread(ctx: AppContext, client: WebClient, job: DraftJob) -> None:
         show(f"{result.label} (draft v{shown.version})", build_draft_result_blocks(shown))
     except Exception as exc:
         reason = exc.user_message if isinstance(exc, LadderError) else "an error on my side"
+        reason = reason.rstrip(".")
         stopped = f":warning: Drafting stopped: {escape(reason)}. Nothing in the review changed."
         try:
             show(stopped, [section(stopped)])
@@ -1109,6 +1113,37 @@ def adopt_draft(
         return Adopted(
             version=draft.version, snapshot=snapshot, changed=tuple(k for k, _ in changes)
         )
+
+
+def adopt_and_show(
+    ctx: AppContext,
+    client: WebClient,
+    *,
+    team_id: str,
+    review_id: int,
+    draft_id: int,
+    user_id: str,
+    channel: str | None,
+    message: Mapping[str, Any],
+) -> None:
+    """Adopt the draft, mark its message adopted, and move the thread on as any answer does."""
+    adopted = adopt_draft(
+        ctx, team_id=team_id, review_id=review_id, draft_id=draft_id, user_id=user_id
+    )
+    if channel and message.get("ts"):
+        client.chat_update(
+            channel=channel,
+            ts=message["ts"],
+            text=f"Draft v{adopted.version} adopted as the baseline",
+            blocks=build_adopted_blocks(
+                list(message.get("blocks") or []), user_id=user_id, version=adopted.version
+            ),
+        )
+    snap = adopted.snapshot
+    if snap is not None:
+        if "system_prompt" in adopted.changed:
+            show_answer(client, snap, "system_prompt")
+        render(ctx, client, snap, "prompt_draft")
 
 
 # -- listeners ----------------------------------------------------------------------------------
@@ -1190,7 +1225,12 @@ def register(app: App, ctx: AppContext) -> None:
             ack(response_action="errors", errors=field_errors(exc, default=DraftField.TASK))
             return
         ack()
-        draft_in_thread(
+        # draft_in_thread shows its own errors in the thread: a view submission has no channel.
+        defer(
+            ctx,
+            body,
+            client,
+            draft_in_thread,
             ctx,
             client,
             DraftJob(
@@ -1245,7 +1285,11 @@ def register(app: App, ctx: AppContext) -> None:
             ack(response_action="errors", errors=field_errors(exc, default=DraftField.FEEDBACK))
             return
         ack()
-        draft_in_thread(
+        defer(
+            ctx,
+            body,
+            client,
+            draft_in_thread,
             ctx,
             client,
             DraftJob(
@@ -1264,31 +1308,20 @@ def register(app: App, ctx: AppContext) -> None:
     ) -> None:
         ack()
         data = value_of(action["value"])
-        user_id = body["user"]["id"]
-        adopted = adopt_draft(
+        defer(
             ctx,
+            body,
+            client,
+            adopt_and_show,
+            ctx,
+            client,
             team_id=body["team"]["id"],
             review_id=int(data["r"]),
             draft_id=int(data["d"]),
-            user_id=user_id,
+            user_id=body["user"]["id"],
+            channel=(body.get("channel") or {}).get("id"),
+            message=body.get("message") or {},
         )
-        message = body.get("message") or {}
-        channel = (body.get("channel") or {}).get("id")
-        if channel and message.get("ts"):
-            blocks = build_adopted_blocks(
-                list(message.get("blocks") or []), user_id=user_id, version=adopted.version
-            )
-            client.chat_update(
-                channel=channel,
-                ts=message["ts"],
-                text=f"Draft v{adopted.version} adopted as the baseline",
-                blocks=blocks,
-            )
-        snap = adopted.snapshot
-        if snap is not None:
-            if "system_prompt" in adopted.changed:
-                show_answer(client, snap, "system_prompt")
-            render(ctx, client, snap, "prompt_draft")
 
     app.action(ActionId.DRAFT_OPEN.value)(guarded(open_draft_modal))
     app.view(CallbackId.DRAFT.value)(guarded(handle_draft_submission))

@@ -8,10 +8,10 @@ the per-message progress that lets a takeover resume instead of posting twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, Select, and_, func, select, update
+from sqlalchemy import CursorResult, Select, and_, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.digest import DigestRow
@@ -54,7 +54,7 @@ def digest_rows_statement(
         .scalar_subquery()
     )
     stmt: Select[*tuple[Any, ...]] = (
-        select(
+        select(  # in the order of DigestRow's fields
             Review.id,
             Review.team_id,
             Review.channel_id,
@@ -63,7 +63,6 @@ def digest_rows_statement(
             Review.title,
             Review.status,
             Review.outcome,
-            Review.created_at,
             Review.last_activity_at,
             Review.snoozed_until,
             func.coalesce(Review.follow_up_on, dec.follow_up_on),
@@ -77,9 +76,7 @@ def digest_rows_statement(
         .outerjoin(rec, rec.id == latest_rec)
         .outerjoin(dec, dec.id == latest_dec)
         .where(
-            Review.status.in_(
-                [s for s in ReviewStatus if s is not ReviewStatus.CLOSED]
-            ),
+            Review.status.in_([s for s in ReviewStatus if s is not ReviewStatus.CLOSED]),
             Review.channel_id.is_not(None),
         )
     )
@@ -90,53 +87,30 @@ def digest_rows_statement(
     return stmt
 
 
-def _row(r: Row[*tuple[Any, ...]]) -> DigestRow:
-    (
-        review_id,
-        team_id,
-        channel_id,
-        thread_ts,
-        owner_id,
-        title,
-        status,
-        outcome,
-        created_at,
-        last_activity_at,
-        snoozed_until,
-        follow_up_on,
-        recommended_at,
-        rules,
-        decision_kind,
-        decided_at,
-        chosen_outcome,
-    ) = r
-    return DigestRow(
-        review_id=review_id,
-        team_id=team_id,
-        channel_id=channel_id,
-        thread_ts=thread_ts,
-        owner_id=owner_id,
-        title=title,
-        status=str(status),
-        outcome=outcome,
-        created_at=created_at,
-        last_activity_at=last_activity_at,
-        snoozed_until=snoozed_until,
-        follow_up_on=follow_up_on,
-        recommended_at=recommended_at,
-        rules=tuple(rules or ()),
-        decision_kind=None if decision_kind is None else str(decision_kind),
-        decided_at=decided_at,
-        chosen_outcome=chosen_outcome,
-    )
-
-
 def digest_rows(
     *, session: Session, team_id: str | None = None, channel_id: str | None = None
 ) -> list[DigestRow]:
-    """The composer's input: one query, no ORM objects."""
-    result = session.execute(digest_rows_statement(team_id=team_id, channel_id=channel_id))
-    return [_row(r) for r in result]
+    """The composer's input: one query, no ORM objects (a Core result on the session's
+    connection, which skips the ORM's per-row work)."""
+    result = session.connection().execute(
+        digest_rows_statement(team_id=team_id, channel_id=channel_id)
+    )
+    # Status and decision kind arrive as StrEnum members: they are the str values.
+    return [_row(*r) for r in result]
+
+
+def _row(
+    review_id: int, team_id: str, channel_id: str | None, thread_ts: str | None, owner_id: str,
+    title: str, status: str, outcome: str | None, last_activity_at: datetime,
+    snoozed_until: datetime | None, follow_up_on: date | None, recommended_at: datetime | None,
+    rules: list[str] | None, decision_kind: str | None, decided_at: datetime | None,
+    chosen_outcome: str | None,
+) -> DigestRow:
+    return DigestRow(
+        review_id, team_id, channel_id, thread_ts, owner_id, title, status, outcome,
+        last_activity_at, snoozed_until, follow_up_on, recommended_at, tuple(rules or ()),
+        decision_kind, decided_at, chosen_outcome,
+    )
 
 
 def digest_progress(

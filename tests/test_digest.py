@@ -52,7 +52,6 @@ def row(review_id: int, **kw: Any) -> DigestRow:
         "title": f"use case {review_id}",
         "status": "in_progress",
         "outcome": None,
-        "created_at": berlin(2025, 6, 1),
         "last_activity_at": berlin(2025, 6, 1),
     }
     base.update(kw)
@@ -112,9 +111,9 @@ def test_a_week_in_the_life_across_the_daylight_saving_change() -> None:
     # The state on Monday 20 October, 09:00 CEST.
     rows_20 = [
         # started Tuesday, last answer Thursday 16 Oct 10:00: 3 days 23 hours -> stalled
-        row(1, created_at=berlin(2025, 10, 14, 10), last_activity_at=berlin(2025, 10, 16, 10)),
+        row(1, last_activity_at=berlin(2025, 10, 16, 10)),
         # started Friday, answered Saturday: under 3 days -> not yet stalled
-        row(2, created_at=berlin(2025, 10, 17, 15), last_activity_at=berlin(2025, 10, 18, 11)),
+        row(2, last_activity_at=berlin(2025, 10, 18, 11)),
         # recommendations waiting: 4 since Wednesday, 3 since the Monday before (older: first)
         row(4, status="recommended", outcome="R2_FEW_SHOT", recommended_at=berlin(2025, 10, 15),
             last_activity_at=berlin(2025, 10, 15)),

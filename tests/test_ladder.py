@@ -367,3 +367,11 @@ def test_answers_flat_round_trip_keeps_given_distinct_from_default() -> None:
     changed = a.with_answer("cost.requests_per_month", 7)
     assert changed.get("cost.requests_per_month") == 7
     assert a.with_answer("few_shot", None).few_shot is None
+
+
+def test_next_steps_warn_when_one_time_costs_were_not_given() -> None:
+    without = {k: v for k, v in COST.items() if k != "one_time_costs"}
+    r = rec(cost={**without, "requests_per_month": 10**9})
+    assert any("one-time cost above counts training only" in s for s in r.next_steps)
+    given = with_volume(10 * BREAK_EVEN)
+    assert not any("counts training only" in s for s in given.next_steps)

@@ -67,7 +67,9 @@ def bot(
     fake_slack: FakeSlack, engine: Engine, session_factory: sessionmaker[Session]
 ) -> Iterator[Bot]:
     # No key: the template path, whatever the developer's environment says.
-    yield make_bot(fake_slack, session_factory, str(engine.url), openai_api_key=None)
+    bot = make_bot(fake_slack, session_factory, str(engine.url), openai_api_key=None)
+    yield bot
+    bot.close()
 
 
 @pytest.fixture
@@ -77,7 +79,7 @@ def llm_bot(
     session_factory: sessionmaker[Session],
     fake_openai: FakeOpenAI,
 ) -> Iterator[Bot]:
-    yield make_bot(
+    bot = make_bot(
         fake_slack,
         session_factory,
         str(engine.url),
@@ -85,6 +87,8 @@ def llm_bot(
         openai_base_url=fake_openai.base_url,
         ladder_draft_model=MODEL,
     )
+    yield bot
+    bot.close()
 
 
 @pytest.fixture
@@ -218,7 +222,7 @@ def test_template_draft_end_to_end_then_use_as_baseline(bot: Bot) -> None:
     assert "Drafting" not in shown["text"]
     assert "Template draft (no OPENAI_API_KEY set)" in body
     assert "What changed and why" in body and "Open questions" in body
-    assert "no current prompt →" in body and "counted with tiktoken" in body
+    assert "no current prompt →" in body and "Counted with tiktoken" in body
     assert "needs the monthly volume and the model" in body
     assert "Draft v1 (template)" in body
     # The prompt itself went into the thread as a snippet.
