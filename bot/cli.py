@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.answers import Answers, describe_validation_error
+from bot.cli_common import fail
 from bot.errors import LadderError
 from bot.ladder import NeedsAnswer, Recommendation, next_step
 from bot.questions import Kind, Question
@@ -35,12 +36,6 @@ app.add_typer(db_app, name="db")
 
 out = Console()
 err = Console(stderr=True)
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Bad input: one line saying which value is wrong and why, exit status 2."""
-    print(f"error: {message}", file=sys.stderr)  # one line: never wrapped by the terminal width
-    raise typer.Exit(code)
 
 
 def _load_answers(path: Path) -> Answers:

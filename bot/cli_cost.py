@@ -6,7 +6,7 @@ import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.answers import CostInputs, describe_validation_error
+from bot.cli_common import fail
 from bot.cost import (
     CostReport,
     cost_report,
@@ -175,7 +176,7 @@ def cost_command(
         if path is None:
             continue
         if given[key] is not None:
-            _fail(err, f"cost.{key}: give --{_flag(key)} or a prompt file, not both")
+            fail(f"cost.{key}: give --{_flag(key)} or a prompt file, not both")
         given[key] = _count_file(path, key, err, info)
 
     for key, raw in list(given.items()):
@@ -185,19 +186,19 @@ def cost_command(
             try:
                 given[key] = parse_answer(q, raw)
             except InvalidInput as exc:
-                _fail(err, exc.user_message)
+                fail(exc.user_message)
     try:
         inputs = CostInputs.model_validate({k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
-        _fail(err, f"cost.{describe_validation_error(exc)}")
+        fail(f"cost.{describe_validation_error(exc)}")
     try:
         # The edge reads the date so the model does not: prices in force today.
         report = cost_report(inputs, on=date.today())
     except InvalidInput as exc:
         hint = f"; give --{_flag(exc.field.removeprefix('cost.'))}" if exc.field else ""
-        _fail(err, exc.user_message + hint)
+        fail(exc.user_message + hint)
     except LadderError as exc:
-        _fail(err, exc.user_message)
+        fail(exc.user_message)
 
     if json_output:
         typer.echo(json.dumps(report.to_json_dict(), indent=2))
@@ -209,7 +210,7 @@ def cost_command(
         try:
             render_break_even_chart(report, chart)
         except OSError as exc:
-            _fail(err, f"--chart: cannot write {chart}: {exc.strerror or exc}", code=1)
+            fail(f"--chart: cannot write {chart}: {exc.strerror or exc}", code=1)
         info.print(f"chart written to {chart}", markup=False, highlight=False)
 
 
@@ -266,13 +267,11 @@ def _price(value: Decimal) -> str:
     return f"${int(whole):,}.{frac.ljust(2, '0')}"
 
 
-
-
 def _count_file(path: Path, key: str, err: Console, info: Console) -> int:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
-        _fail(err, f"cost.{key}: cannot read {path}: {exc.strerror or exc}")
+        fail(f"cost.{key}: cannot read {path}: {exc.strerror or exc}")
     counted = count_tokens(text)
     info.print(
         f"{key} = {counted.tokens:,} from {path} ({counted.method})", markup=False, highlight=False
@@ -282,9 +281,3 @@ def _count_file(path: Path, key: str, err: Console, info: Console) -> int:
 
 def _flag(key: str) -> str:
     return key.replace("_", "-")
-
-
-def _fail(err: Console, message: str, code: int = 2) -> NoReturn:
-    """Bad input: one line naming the key and why, exit status 2 (1 for I/O trouble)."""
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.rule import Rule
 from rich.text import Text
 
+from bot.cli_common import fail
 from bot.cost import format_dollars
 from bot.drafter import DraftFailed, DraftRequest, DraftResult, draft_prompt
 from bot.errors import InvalidInput, LadderError
@@ -55,13 +56,13 @@ def draft_command(
             output_format=output_format,
         )
     except InvalidInput as exc:
-        _fail(exc.user_message, code=2)
+        fail(exc.user_message, code=2)
     try:
         result = draft_prompt(req, settings)
     except DraftFailed as exc:
-        _fail(exc.user_message, code=1, prefix="")
+        fail(exc.user_message, code=1, prefix="")
     except LadderError as exc:
-        _fail(exc.user_message, code=2)
+        fail(exc.user_message, code=2)
     if json_out:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -143,8 +144,3 @@ def _show(result: DraftResult, console: Console) -> None:
             Text(f"{result.model}: {result.latency_ms:,} ms, {usage}, {cost}"),
             sep="",
         )
-
-
-def _fail(message: str, *, code: int, prefix: str = "error: ") -> NoReturn:
-    Console(stderr=True).print(f"{prefix}{message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bot.cli_common import fail
 from bot.errors import InvalidInput, LadderError
 from bot.server import DEFAULT_THREADS, EVENTS_PATH, HEALTH_PATH
 from bot.settings import Settings, load_settings, require
@@ -61,7 +62,7 @@ def serve_command(
             require(settings, "SLACK_SIGNING_SECRET")
         _prepare_database(settings)
     except LadderError as exc:
-        _fail(exc.user_message)
+        fail(exc.user_message)
 
     _configure_logging()
     if socket_mode:
@@ -74,7 +75,7 @@ def serve_command(
             reason = _startup_failure(exc, settings)
             if reason is None:
                 raise
-            _fail(reason, code=1)
+            fail(reason, code=1)
         from bot.server import serve_socket_mode
 
         serve_socket_mode(bolt_app, app_token)
@@ -134,7 +135,6 @@ def _prepare_database(settings: Settings) -> None:
 
 def _build_bolt_app(settings: Settings) -> tuple[App, Engine]:
     from handlers.app import create_app
-
     from store.db import make_engine, make_session_factory
 
     engine = make_engine(settings.database_url)
@@ -176,11 +176,6 @@ def _configure_logging() -> None:
         stream=sys.stderr,
         force=True,
     )
-
-
-def _fail(message: str, *, code: int = 2) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
 
 
 serve_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
