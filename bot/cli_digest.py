@@ -4,6 +4,7 @@ exactly once, for an external cron or a Kubernetes CronJob)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -54,10 +55,16 @@ def _engine(settings: Settings) -> Engine:
     """An engine on DATABASE_URL whose schema is migrated (nothing is created here)."""
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-    from store.db import head_revision, make_engine, schema_revision
+    from store.db import head_revision, is_sqlite, make_engine, normalize_url, schema_revision
 
     try:
-        engine = make_engine(settings.database_url)
+        url = normalize_url(settings.database_url)
+        path = url.database or ""
+        on_disk = is_sqlite(url) and path not in ("", ":memory:") and not path.startswith("file:")
+        if on_disk and not Path(path).expanduser().exists():
+            # Connecting would create an empty file; say what to run instead.
+            _fail(f"DATABASE_URL: no SQLite database at {path}; run `ladder db upgrade`")
+        engine = make_engine(url)
     except (ArgumentError, NoSuchModuleError):
         _fail("DATABASE_URL: not a database URL SQLAlchemy can use")
     try:
@@ -68,8 +75,10 @@ def _engine(settings: Settings) -> Engine:
     if revision is None:
         _fail("DATABASE_URL: the database has no schema yet; run `ladder db upgrade`")
     if revision != head_revision():
-        _fail(f"DATABASE_URL: schema at {revision}, expected {head_revision()}; run "
-              "`ladder db upgrade`")
+        _fail(
+            f"DATABASE_URL: schema at {revision}, expected {head_revision()}; run "
+            "`ladder db upgrade`"
+        )
     return engine
 
 
@@ -98,7 +107,10 @@ def _digest_table(digest: ChannelDigest) -> Table:
     return table
 
 
-@digest_app.command("preview")
+@digest_app.command(
+    "preview",
+    help="Print this week's digest of every channel from DATABASE_URL (nothing is posted).",
+)
 def preview_command(
     team: Annotated[
         str | None, typer.Option("--team", help="Only this Slack team id (default: all).")
@@ -108,7 +120,7 @@ def preview_command(
         typer.Option("--at", help="Compose as of this time (ISO; LADDER_TIMEZONE if no offset)."),
     ] = None,
 ) -> None:
-    """Print this week's digest of every channel from DATABASE_URL (nothing is posted)."""
+    """``ladder digest preview``: the digests as they would be posted, in tables."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from store.db import make_session_factory, session_scope
@@ -133,17 +145,22 @@ def preview_command(
     if not digests:
         out.print(f"Nothing pending, {week}: no digest would be posted.")
         return
-    out.print(f"[bold]Ladder digest, {week}[/bold] ({settings.ladder_timezone}): "
-              f"{len(digests)} channel(s), {sum(d.total for d in digests)} item(s)")
+    out.print(
+        f"[bold]Ladder digest, {week}[/bold] ({settings.ladder_timezone}): "
+        f"{len(digests)} channel(s), {sum(d.total for d in digests)} item(s)"
+    )
     for digest in digests:
         out.print(_digest_table(digest))
 
 
-@digest_app.command("send")
+@digest_app.command(
+    "send",
+    help="Post this week's digests to Slack (SLACK_BOT_TOKEN): each channel once a week, "
+    "however many senders run (for an external cron or a Kubernetes CronJob). Prints what "
+    "was sent and what was skipped; exit status 1 if a post failed.",
+)
 def send_command() -> None:
-    """Post this week's digests to Slack (SLACK_BOT_TOKEN), each channel once per week even
-    when several senders run; prints what was sent and what was skipped. Exit 1 if a post
-    failed."""
+    """``ladder digest send``: claim, post and mark each digest, exactly once."""
     from slack_sdk.errors import SlackApiError
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -184,8 +201,9 @@ def send_command() -> None:
         for column in ("channel", "kind", "status", "items", "messages", "detail"):
             table.add_column(column)
         for r in report.results:
-            table.add_row(r.channel_id, r.kind, r.status.value, str(r.items),
-                          str(len(r.message_ts)), r.detail)
+            table.add_row(
+                r.channel_id, r.kind, r.status.value, str(r.items), str(len(r.message_ts)), r.detail
+            )
         out.print(table)
     if any(r.status is SendStatus.FAILED for r in report.results):
         raise typer.Exit(1)

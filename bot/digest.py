@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 # Outcome codes and review statuses as the store writes them (LADDER.md, store.models).
@@ -56,12 +57,13 @@ GROUP_SHORT: dict[DigestGroup, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class DigestRow:
+class DigestRow(NamedTuple):
     """One open review with what the digest needs of its latest recommendation and decision.
 
     ``outcome`` is the review's outcome; ``chosen_outcome`` the one its latest decision chose
-    (an override's). All datetimes are aware; ``follow_up_on`` is a local date.
+    (an override's). All datetimes are aware; ``follow_up_on`` is a local date. A named tuple
+    rather than a frozen dataclass: a digest reads 100,000 of them, and a frozen dataclass
+    takes seven times as long to build.
     """
 
     review_id: int
@@ -89,8 +91,7 @@ class DigestRow:
         return self.outcome
 
 
-@dataclass(frozen=True, slots=True)
-class DigestItem:
+class DigestItem(NamedTuple):
     review_id: int
     title: str
     owner_id: str
@@ -169,12 +170,8 @@ def _utc(at: datetime) -> datetime:
     return at if at.tzinfo is UTC else at.astimezone(UTC)
 
 
-def _elapsed(now: datetime, since: datetime) -> timedelta:
-    return _utc(now) - _utc(since)
-
-
 def _days(now: datetime, since: datetime) -> int:
-    return max(0, _elapsed(now, since) // timedelta(days=1))
+    return max(0, (_utc(now) - _utc(since)).days)
 
 
 def permalink(workspace_url: str | None, channel_id: str, ts: str | None) -> str | None:
@@ -191,11 +188,13 @@ def permalink(workspace_url: str | None, channel_id: str, ts: str | None) -> str
 
 @dataclass(frozen=True)
 class _Clock:
-    now: datetime  # UTC
+    """``now`` and the cut-offs the rules compare with, computed once per digest (UTC)."""
+
+    now: datetime
     today: date  # in LADDER_TIMEZONE
-    stalled_days: int
-    aged_days: int
-    follow_up_days: int
+    stalled_before: datetime  # no activity since then: stalled
+    follow_up_before: datetime  # a rung 1-3 decided before then: "did it work?"
+    aged_before: datetime  # a cost-based STAY_PROMPTING decided before then: aged
 
 
 def _awaiting(row: DigestRow, c: _Clock) -> tuple[datetime, str] | None:
@@ -211,7 +210,7 @@ def _stalled(row: DigestRow, c: _Clock) -> tuple[datetime, str] | None:
     """A review in progress with no answer (no activity) for ``stalled_days``."""
     if row.status != "in_progress":
         return None
-    if _elapsed(c.now, row.last_activity_at) < timedelta(days=c.stalled_days):
+    if _utc(row.last_activity_at) > c.stalled_before:
         return None
     return row.last_activity_at, f"no answer for {_days(c.now, row.last_activity_at)} days"
 
@@ -227,9 +226,7 @@ def _follow_up(row: DigestRow, c: _Clock) -> tuple[datetime, str] | None:
         return None
     if due is not None:
         return since, f"{row.outcome_in_force}; follow-up date {_day(due)} has come"
-    if row.decided_at is not None and _elapsed(c.now, row.decided_at) > timedelta(
-        days=c.follow_up_days
-    ):
+    if row.decided_at is not None and _utc(row.decided_at) < c.follow_up_before:
         return since, f"{row.outcome_in_force} decided {_days(c.now, since)} days ago"
     return None
 
@@ -242,7 +239,7 @@ def _aged(row: DigestRow, c: _Clock) -> tuple[datetime, str] | None:
     if not COST_RULES.intersection(row.rules):
         return None
     since = row.decided_at or row.recommended_at or row.last_activity_at
-    if _elapsed(c.now, since) <= timedelta(days=c.aged_days):
+    if _utc(since) >= c.aged_before:
         return None
     days = _days(c.now, since)
     return since, f"stay prompting on cost grounds, {days} days ago: re-check the volume"
@@ -301,12 +298,13 @@ def compose_digests(
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
+    utc_now = _utc(now)
     clock = _Clock(
-        now=_utc(now),
+        now=utc_now,
         today=now.astimezone(tz).date(),
-        stalled_days=stalled_days,
-        aged_days=aged_days,
-        follow_up_days=follow_up_days,
+        stalled_before=utc_now - timedelta(days=stalled_days),
+        follow_up_before=utc_now - timedelta(days=follow_up_days),
+        aged_before=utc_now - timedelta(days=aged_days),
     )
     week = week_of(now, tz)
     per_channel: dict[tuple[str, str], list[DigestItem]] = defaultdict(list)

@@ -1070,12 +1070,15 @@ def adopt_draft(
     ctx: AppContext, *, team_id: str, review_id: int, draft_id: int, user_id: str
 ) -> Adopted:
     """P2 answered "drafted" (and a none/short system prompt becomes "detailed") in one
-    transaction, with a ``draft.adopted`` audit entry. The revisions read here are the ones the
-    store checks, so of two clicks at once only one records."""
+    transaction, with a ``draft.adopted`` audit entry. Of two clicks at once only one adopts:
+    the review row is locked first, so the second sees the first's audit entry."""
     with ctx.session() as session:
         review = repo.get_review(session=session, team_id=team_id, review_id=review_id)
         if review is None:
             raise InvalidInput("I can't find this review any more.")
+        # SELECT ... FOR UPDATE on PostgreSQL (READ COMMITTED would let both clicks read "not
+        # adopted yet"); SQLite's write transactions already take turns.
+        session.refresh(review, with_for_update=True)
         draft = session.get(Draft, draft_id)
         if draft is None or draft.review_id != review.id or draft.status is not DraftStatus.OK:
             raise InvalidInput("I can't find this draft any more.")

@@ -165,12 +165,12 @@ def test_a_week_in_the_life_across_the_daylight_saving_change() -> None:
     # During the week: 4 is accepted on Tuesday, 1 and 2 get answers, 10's snooze ends,
     # 5's follow-up date passes, and on Sunday the clocks go back an hour.
     by_id = {r.review_id: r for r in rows_20}
-    by_id[4] = replace(by_id[4], status="accepted", decision_kind="accepted",
+    by_id[4] = by_id[4]._replace(status="accepted", decision_kind="accepted",
                        decided_at=berlin(2025, 10, 21, 14))
-    by_id[1] = replace(by_id[1], last_activity_at=berlin(2025, 10, 25, 10))
+    by_id[1] = by_id[1]._replace(last_activity_at=berlin(2025, 10, 25, 10))
     # Friday 09:30 CEST (07:30Z) to Monday 09:00 CET (08:00Z) is 3 days and half an hour of
     # real time (2 days 23.5 hours on the wall clock): stalled.
-    by_id[2] = replace(by_id[2], last_activity_at=berlin(2025, 10, 24, 9, 30))
+    by_id[2] = by_id[2]._replace(last_activity_at=berlin(2025, 10, 24, 9, 30))
     c1, c2 = compose_digests(by_id.values(), now=second, tz=BERLIN, stalled_days=3,
                              workspace_url=URL)
     assert c1.week == date(2025, 10, 27)
@@ -201,7 +201,7 @@ def test_follow_up_dates_are_local_days() -> None:
     now = berlin(2025, 10, 27, 0, 30)
     parked = row(1, status="parked", decision_kind="parked", decided_at=berlin(2025, 10, 1),
                  follow_up_on=date(2025, 10, 27))
-    tomorrow = replace(parked, review_id=2, follow_up_on=date(2025, 10, 28))
+    tomorrow = parked._replace(review_id=2, follow_up_on=date(2025, 10, 28))
     (digest,) = compose_digests([parked, tomorrow], now=now, tz=BERLIN, workspace_url=None)
     assert ids(digest, DigestGroup.FOLLOW_UP) == [1]
 
@@ -228,10 +228,10 @@ def test_aged_needs_cost_rules_and_ninety_days() -> None:
     now = berlin(2025, 10, 27)
     v2 = row(1, status="accepted", outcome="STAY_PROMPTING", rules=("V2",),
              decision_kind="accepted", decided_at=now - timedelta(days=91))
-    young = replace(v2, review_id=2, decided_at=now - timedelta(days=89))
-    not_cost = replace(v2, review_id=3, rules=("F2",))
-    snoozed = replace(v2, review_id=4, snoozed_until=now + timedelta(hours=1))
-    snooze_over = replace(v2, review_id=5, snoozed_until=now - timedelta(hours=1),
+    young = v2._replace(review_id=2, decided_at=now - timedelta(days=89))
+    not_cost = v2._replace(review_id=3, rules=("F2",))
+    snoozed = v2._replace(review_id=4, snoozed_until=now + timedelta(hours=1))
+    snooze_over = v2._replace(review_id=5, snoozed_until=now - timedelta(hours=1),
                           decided_at=now - timedelta(days=200))
     (digest,) = compose_digests([v2, young, not_cost, snoozed, snooze_over], now=now, tz=BERLIN,
                                 workspace_url=None)

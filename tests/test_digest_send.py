@@ -3,11 +3,16 @@ buttons and ``/ladder digest`` through a real Bolt app with signed requests."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -727,3 +732,64 @@ def test_slash_command_reaches_the_digest_through_create_app(
     assert call["args"]["response_type"] == "ephemeral"
     assert any(b.get("block_id", "").startswith(f"{DigestBlockId.ITEM}:")
                for b in call["args"]["blocks"])
+
+
+# -- ladder digest preview | send -------------------------------------------------------------
+
+LADDER = shutil.which("ladder") or str(Path(sys.executable).with_name("ladder"))
+
+
+def ladder(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("SLACK_", "LADDER_", "DATABASE_URL"))}
+    return subprocess.run([LADDER, *args], capture_output=True, text=True, timeout=120,
+                          env={**clean, **env})
+
+
+def test_cli_preview_and_send(
+    db_url: str, session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
+) -> None:
+    now = datetime.now(UTC)
+    with session_scope(session_factory) as session:
+        add_review(session, channel="C1", title="triage tickets",
+                   last_activity_at=now - timedelta(days=5))
+        add_review(session, channel="C2", title="summarise calls",
+                   last_activity_at=now - timedelta(days=6))
+    env = {"DATABASE_URL": db_url, "LADDER_TIMEZONE": "Europe/Berlin"}
+
+    preview = ladder("digest", "preview", env=env)
+    assert preview.returncode == 0, preview.stderr
+    assert "triage tickets" in preview.stdout and "summarise calls" in preview.stdout
+    assert fake_slack.calls() == []
+    only_other = ladder("digest", "preview", "--team", "T9", env=env)
+    assert "Nothing pending" in only_other.stdout
+
+    missing = ladder("digest", "send", env=env)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "error: SLACK_BOT_TOKEN is required but not set"
+
+    env |= {"SLACK_BOT_TOKEN": "xoxb-cli", "SLACK_API_URL": fake_slack.api_url,
+            "LADDER_DIGEST_CHANNEL": DIGEST_CHANNEL}
+    first = ladder("digest", "send", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "3 sent" in first.stdout
+    second = ladder("digest", "send", env=env)
+    assert second.returncode == 0, second.stderr
+    assert "3 already_sent" in second.stdout
+    assert Counter(c["args"]["channel"] for c in posts(fake_slack)) == {
+        "C1": 1, "C2": 1, DIGEST_CHANNEL: 1
+    }
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}"}
+    no_db = ladder("digest", "preview", env=env)
+    assert no_db.returncode == 2
+    assert no_db.stderr.strip().startswith("error: DATABASE_URL: no SQLite database")
+    assert not (tmp_path / "none.db").exists()  # not created by looking
+    bad_at = ladder("digest", "preview", "--at", "next monday", env=env)
+    assert bad_at.returncode == 2 and bad_at.stderr.count("\n") == 1
+    assert "--at" in bad_at.stderr
+    bad_zone = ladder("digest", "send", env={**env, "LADDER_TIMEZONE": "Mars/Olympus"})
+    assert bad_zone.returncode == 2
+    assert bad_zone.stderr.startswith("error: LADDER_TIMEZONE")

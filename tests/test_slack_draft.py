@@ -317,7 +317,8 @@ def test_r1_recommendation_offers_a_draft_and_adopting_moves_the_review_on(bot: 
     bot.click(result, ActionId.DRAFT_USE)
     bot.click(result, ActionId.DRAFT_USE, user="U2")
     wait_question(bot, thread, "worked input/output examples")
-    bot.fake.wait_for("chat.postEphemeral")
+    told = bot.fake.wait_for("chat.postEphemeral")[0]["args"]["text"]
+    assert "already the baseline" in told or "answered this question first" in told
     for key in ("system_prompt", "prompt_draft"):
         count = select(func.count()).select_from(Answer).where(Answer.key == key)
         assert db(bot, count) == (2 if key == "system_prompt" else 1)
