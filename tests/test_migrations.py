@@ -33,9 +33,14 @@ def _tables(engine: Engine) -> set[str]:
 def _audit_guards(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
+            # Only this test's schema: other schemas in the database may hold the same names.
             sql = (
-                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
-                "UNION SELECT proname FROM pg_proc WHERE proname = 'audit_log_append_only'"
+                "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE NOT t.tgisinternal AND n.nspname = current_schema() "
+                "UNION SELECT p.proname FROM pg_proc p "
+                "JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE p.proname = 'audit_log_append_only' AND n.nspname = current_schema()"
             )
         else:
             sql = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
