@@ -38,7 +38,7 @@ def create_app(
         listener_executor=listener_executor,
     )
     ctx = AppContext(settings=settings, session_factory=session_factory)
-    if work_executor is not None:
-        ctx.work = work_executor
+    if work_executor is not None:  # tests: one pool to wait on
+        ctx.work = ctx.drafting = work_executor
     handlers.register(app, ctx)
     return app

@@ -24,6 +24,10 @@ class AppContext:
     work: Executor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="ladder-work")
     )
+    # Drafting waits on an LLM for up to a minute: its own pool, so answers keep moving.
+    drafting: Executor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="ladder-draft")
+    )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

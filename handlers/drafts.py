@@ -1245,6 +1245,7 @@ def register(app: App, ctx: AppContext) -> None:
                 look_in_thread=req.current_prompt is None,
                 bot_user_id=context.bot_user_id,
             ),
+            pool=ctx.drafting,
         )
 
     def open_redraft_modal(
@@ -1304,6 +1305,7 @@ def register(app: App, ctx: AppContext) -> None:
                 look_in_thread=False,  # the previous inputs already hold the current prompt
                 bot_user_id=context.bot_user_id,
             ),
+            pool=ctx.drafting,
         )
 
     def handle_use_as_baseline(

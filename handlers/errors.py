@@ -7,6 +7,7 @@ import functools
 import logging
 import secrets
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import App
@@ -101,10 +102,11 @@ def defer(
     client: WebClient,
     fn: Callable[..., object],
     *args: Any,
+    pool: Executor | None = None,
     **kwargs: Any,
 ) -> None:
-    """Run ``fn`` after the ack on the work pool; its errors reach ``handle_error`` like any
-    listener's."""
+    """Run ``fn`` after the ack on the work pool (or ``pool``); its errors reach
+    ``handle_error`` like any listener's."""
 
     def run() -> None:
         try:
@@ -112,7 +114,7 @@ def defer(
         except Exception as exc:
             handle_error(exc, body, client)
 
-    ctx.work.submit(run)
+    (pool or ctx.work).submit(run)
 
 
 def register(app: App, ctx: AppContext) -> None:
