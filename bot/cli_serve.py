@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
 
     from slack_bolt import App
+    from slack_sdk import WebClient
     from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +140,31 @@ def _build_bolt_app(settings: Settings) -> tuple[App, Engine]:
     from store.db import make_engine, make_session_factory
 
     engine = make_engine(settings.database_url)
-    return create_app(settings, session_factory=make_session_factory(engine)), engine
+    session_factory = make_session_factory(engine)
+    app = create_app(settings, session_factory=session_factory)
+    _schedule_digest(settings, session_factory, app.client)
+    return app, engine
+
+
+def _schedule_digest(
+    settings: Settings, session_factory: sessionmaker[Session], client: WebClient
+) -> None:
+    """The weekly digest inside the server. Several replicas may all run it: each channel's
+    digest is claimed in the database before it is posted, so it goes out once."""
+    import atexit
+
+    from bot.scheduler import start_digest_scheduler
+    from handlers.digest import digest_job
+
+    scheduler = start_digest_scheduler(settings, digest_job(settings, session_factory, client))
+    atexit.register(scheduler.shutdown, wait=False)
+    job = scheduler.get_jobs()[0]
+    logger.info(
+        "weekly digest: %r in %s, next at %s",
+        settings.ladder_digest_cron,
+        settings.ladder_timezone,
+        job.next_run_time.isoformat() if job.next_run_time else "never",
+    )
 
 
 def _wsgi_app(settings: Settings) -> WSGIApplication:

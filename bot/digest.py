@@ -14,10 +14,11 @@ from enum import StrEnum
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-# Outcome codes and review statuses as the store writes them (LADDER.md, store.models).
-FOLLOW_UP_OUTCOMES = frozenset({"R1_PROMPT", "R2_FEW_SHOT", "R3_RAG"})  # rungs 1-3
-STAY_PROMPTING = "STAY_PROMPTING"
+from bot.answers import Outcome
+
+FOLLOW_UP_OUTCOMES = frozenset({Outcome.R1_PROMPT, Outcome.R2_FEW_SHOT, Outcome.R3_RAG})  # 1-3
 COST_RULES = frozenset({"V1", "V2"})  # the cost rules of LADDER.md
+# Review statuses as the store writes them (store.models.ReviewStatus values).
 DECIDED_STATUSES = frozenset({"accepted", "overridden"})
 
 FOLLOW_UP_DAYS = 30  # an accepted rung with no follow-up date is asked "did it work?" after this
@@ -92,6 +93,8 @@ class DigestRow(NamedTuple):
 
 
 class DigestItem(NamedTuple):
+    """One pending review in a digest: what to show and which group it is listed under."""
+
     review_id: int
     title: str
     owner_id: str
@@ -216,7 +219,7 @@ def _stalled(row: DigestRow, c: _Clock) -> tuple[datetime, str] | None:
 
 
 def _follow_up(row: DigestRow, c: _Clock) -> tuple[datetime, str] | None:
-    """"Did it work?": a parked review whose follow-up date has come, or a decided rung 1-3
+    """ "Did it work?": a parked review whose follow-up date has come, or a decided rung 1-3
     whose follow-up date has come or that was decided more than ``follow_up_days`` ago."""
     since = row.decided_at or row.last_activity_at
     due = row.follow_up_on if row.follow_up_on and row.follow_up_on <= c.today else None
@@ -234,7 +237,7 @@ def _follow_up(row: DigestRow, c: _Clock) -> tuple[datetime, str] | None:
 def _aged(row: DigestRow, c: _Clock) -> tuple[datetime, str] | None:
     """A STAY_PROMPTING decided on cost grounds (rules V1 or V2) more than ``aged_days`` ago:
     the volume it assumed may have grown."""
-    if row.status not in DECIDED_STATUSES or row.outcome_in_force != STAY_PROMPTING:
+    if row.status not in DECIDED_STATUSES or row.outcome_in_force != Outcome.STAY_PROMPTING:
         return None
     if not COST_RULES.intersection(row.rules):
         return None

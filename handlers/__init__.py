@@ -8,7 +8,7 @@ from handlers.context import AppContext
 
 
 def register(app: App, ctx: AppContext) -> None:
-    from handlers import commands, cost, decisions, drafts, errors, home, questions
+    from handlers import commands, cost, decisions, digest, drafts, errors, home, questions
 
     errors.register(app, ctx)
     commands.register(app, ctx)
@@ -17,3 +17,4 @@ def register(app: App, ctx: AppContext) -> None:
     cost.register(app, ctx)
     home.register(app, ctx)
     drafts.register(app, ctx)
+    digest.register(app, ctx)

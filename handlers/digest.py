@@ -12,11 +12,12 @@ import re
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App, Respond
@@ -100,7 +101,9 @@ def build_item_blocks(item: DigestItem) -> list[Block]:
     ]
 
 
-def build_digest_messages(digest: ChannelDigest, *, note: str | None = None) -> list[list[Block]]:
+def build_digest_messages(
+    digest: ChannelDigest, *, note: str | None = None, command: str = "/ladder"
+) -> list[list[Block]]:
     """The digest as messages of at most 50 blocks: the header and counts in the first, then
     each group oldest first; an item is never split across two messages and a group that goes
     on in the next message says "(continued)"."""
@@ -115,7 +118,7 @@ def build_digest_messages(digest: ChannelDigest, *, note: str | None = None) -> 
         section(f"*{digest.total} waiting in this channel:* {format_counts(digest.counts)}"),
         context(
             (f"{note} · " if note else "") + "Snooze and close: the review's owner or an approver. "
-            "Approvers turn this digest off with `/ladder digest off`."
+            f"Approvers turn this digest off with `{escape(command)} digest off`."
         ),
     ]
     messages: list[list[Block]] = []
@@ -247,15 +250,16 @@ class SendReport:
         return [r for r in self.results if r.status is not SendStatus.SENT]
 
     def summary(self) -> str:
-        by_status: dict[str, int] = {}
-        for r in self.results:
-            by_status[r.status.value] = by_status.get(r.status.value, 0) + 1
+        by_status = Counter(r.status.value for r in self.results)
         parts = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "nothing pending"
         return f"digest {week_label(self.week)} ({self.team_id}): {parts}"
 
 
 @dataclass(frozen=True)
 class _Outgoing:
+    """One digest to post: the channel it is claimed under and the one it is posted to
+    differ for the workspace summary."""
+
     claim_channel: str  # digest_runs.channel_id
     post_channel: str
     kind: str
@@ -296,161 +300,141 @@ def send_digests(
         stalled_days=settings.ladder_stalled_days,
         workspace_url=str(workspace_url) if workspace_url else None,
     )
-    week = week_of(now, tz)
-    report = SendReport(week=week, team_id=team_id)
-    posted_to: list[ChannelDigest] = []
+    sender = _Sender(
+        session_factory=session_factory,
+        client=client,
+        team_id=team_id,
+        week=week_of(now, tz),
+        now=now,
+        claimer=claimer,
+        stale_after=stale_after,
+        interval=same_channel_interval,
+    )
+    report = SendReport(week=sender.week, team_id=team_id)
+    included: list[ChannelDigest] = []
     for digest in digests:
         if digest.channel_id in turned_off:
             report.results.append(
                 SendResult(digest.channel_id, "channel", SendStatus.TURNED_OFF, digest.total)
             )
             continue
-        posted_to.append(digest)
-        messages = build_digest_messages(digest)
-        outgoing = _Outgoing(
-            claim_channel=digest.channel_id,
-            post_channel=digest.channel_id,
-            kind="channel",
-            items=digest.total,
-            messages=messages,
-            texts=[
-                build_digest_text(digest, i, len(messages)) for i in range(1, len(messages) + 1)
-            ],
-        )
+        included.append(digest)
+        messages = build_digest_messages(digest, command=settings.ladder_command)
+        parts = len(messages)
         report.results.append(
-            _send_once(
-                session_factory,
-                client,
-                outgoing,
-                team_id,
-                week,
-                now,
-                claimer,
-                stale_after,
-                same_channel_interval,
+            sender.send(
+                _Outgoing(
+                    claim_channel=digest.channel_id,
+                    post_channel=digest.channel_id,
+                    kind="channel",
+                    items=digest.total,
+                    messages=messages,
+                    texts=[build_digest_text(digest, i, parts) for i in range(1, parts + 1)],
+                )
             )
         )
-    if settings.ladder_digest_channel and posted_to:
-        summary = compose_workspace_summary(posted_to)
+    if settings.ladder_digest_channel and included:
+        summary = compose_workspace_summary(included)
         messages = build_summary_messages(summary)
-        outgoing = _Outgoing(
-            claim_channel=settings.ladder_digest_channel + SUMMARY_MARKER,
-            post_channel=settings.ladder_digest_channel,
-            kind="summary",
-            items=summary.total,
-            messages=messages,
-            texts=[build_summary_text(summary)] * len(messages),
-        )
         report.results.append(
-            _send_once(
-                session_factory,
-                client,
-                outgoing,
-                team_id,
-                week,
-                now,
-                claimer,
-                stale_after,
-                same_channel_interval,
+            sender.send(
+                _Outgoing(
+                    claim_channel=settings.ladder_digest_channel + SUMMARY_MARKER,
+                    post_channel=settings.ladder_digest_channel,
+                    kind="summary",
+                    items=summary.total,
+                    messages=messages,
+                    texts=[build_summary_text(summary)] * len(messages),
+                )
             )
         )
     return report
 
 
-def _send_once(
-    session_factory: sessionmaker[Session],
-    client: WebClient,
-    out: _Outgoing,
-    team_id: str,
-    week: date,
-    now: datetime,
-    claimer: str,
-    stale_after: timedelta,
-    interval: float,
-) -> SendResult:
-    channel_id = out.claim_channel
+class _RunKey(TypedDict):
+    """The primary key of a digest run."""
 
-    def result(status: SendStatus, ts: Sequence[str] = (), detail: str = "") -> SendResult:
-        return SendResult(out.post_channel, out.kind, status, out.items, tuple(ts), detail)
+    team_id: str
+    channel_id: str
+    week: date
 
-    with session_scope(session_factory) as session:
-        claimed = repo.claim_digest(
-            session=session,
-            team_id=team_id,
-            channel_id=channel_id,
-            week=week,
-            claimer=claimer,
-            stale_after=stale_after,
-            now=now,
-        )
-        if claimed:
-            posted = digest_progress(
-                session=session, team_id=team_id, channel_id=channel_id, week=week
+
+@dataclass(frozen=True)
+class _Sender:
+    """Claim, post, record, mark: each step in a transaction of its own."""
+
+    session_factory: sessionmaker[Session]
+    client: WebClient
+    team_id: str
+    week: date
+    now: datetime
+    claimer: str
+    stale_after: timedelta
+    interval: float
+
+    def send(self, out: _Outgoing) -> SendResult:
+        def result(status: SendStatus, ts: Sequence[str] = (), detail: str = "") -> SendResult:
+            return SendResult(out.post_channel, out.kind, status, out.items, tuple(ts), detail)
+
+        key = _RunKey(team_id=self.team_id, channel_id=out.claim_channel, week=self.week)
+        with session_scope(self.session_factory) as session:
+            if repo.claim_digest(
+                session=session,
+                **key,
+                claimer=self.claimer,
+                stale_after=self.stale_after,
+                now=self.now,
+            ):
+                posted = digest_progress(session=session, **key)
+            else:
+                run = repo.get_digest_run(session=session, **key)
+                if run is not None and run.status is DigestStatus.SENT:
+                    return result(SendStatus.ALREADY_SENT, run.message_ts or ())
+                holder = run.claimed_by if run is not None else "?"
+                return result(SendStatus.CLAIMED_ELSEWHERE, detail=f"claimed by {holder}")
+        if posted:
+            logger.info(
+                "digest for %s: resuming after %d message(s) of a sender that died",
+                out.claim_channel,
+                len(posted),
             )
-        else:
-            run = repo.get_digest_run(
-                session=session, team_id=team_id, channel_id=channel_id, week=week
-            )
-            if run is not None and run.status is DigestStatus.SENT:
-                return result(SendStatus.ALREADY_SENT, run.message_ts or ())
-            holder = run.claimed_by if run is not None else "?"
-            return result(SendStatus.CLAIMED_ELSEWHERE, detail=f"claimed by {holder}")
-    if posted:
-        logger.info(
-            "digest for %s: resuming after %d message(s) of a sender that died",
-            channel_id,
-            len(posted),
-        )
-    for index in range(len(posted), len(out.messages)):
-        if index > 0 and interval > 0:
-            time.sleep(interval)
+        for index in range(len(posted), len(out.messages)):
+            if index > 0 and self.interval > 0:
+                time.sleep(self.interval)
+            try:
+                response = self.client.chat_postMessage(
+                    channel=out.post_channel,
+                    text=out.texts[index],
+                    blocks=out.messages[index],
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+            except (SlackApiError, OSError) as exc:
+                error = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc)
+                logger.warning("digest for %s not posted: %s", out.post_channel, error)
+                if not posted:  # nothing went out: let the next run try at once
+                    with session_scope(self.session_factory) as session:
+                        repo.release_digest(session=session, **key, claimer=self.claimer)
+                return result(SendStatus.FAILED, posted, f"chat.postMessage: {error}")
+            posted.append(str(response["ts"]))
+            with session_scope(self.session_factory) as session:
+                still_ours = record_digest_progress(
+                    session=session, **key, claimer=self.claimer, message_ts=posted
+                )
+            if not still_ours:
+                return result(SendStatus.LOST_CLAIM, posted, "another sender took the claim over")
         try:
-            response = client.chat_postMessage(
-                channel=out.post_channel,
-                text=out.texts[index],
-                blocks=out.messages[index],
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        except (SlackApiError, OSError) as exc:
-            error = exc.response.get("error") if isinstance(exc, SlackApiError) else str(exc)
-            logger.warning("digest for %s not posted: %s", out.post_channel, error)
-            if not posted:  # nothing went out: let the next run try at once
-                with session_scope(session_factory) as session:
-                    repo.release_digest(
-                        session=session,
-                        team_id=team_id,
-                        channel_id=channel_id,
-                        week=week,
-                        claimer=claimer,
-                    )
-            return result(SendStatus.FAILED, posted, f"chat.postMessage: {error}")
-        posted.append(str(response["ts"]))
-        with session_scope(session_factory) as session:
-            still_ours = record_digest_progress(
-                session=session,
-                team_id=team_id,
-                channel_id=channel_id,
-                week=week,
-                claimer=claimer,
-                message_ts=posted,
-            )
-        if not still_ours:
+            with session_scope(self.session_factory) as session:
+                repo.mark_digest_sent(
+                    session=session,
+                    **key,
+                    claimer=self.claimer,
+                    message_ts=posted,
+                    now=self.now,
+                )
+        except Conflict:
             return result(SendStatus.LOST_CLAIM, posted, "another sender took the claim over")
-    try:
-        with session_scope(session_factory) as session:
-            repo.mark_digest_sent(
-                session=session,
-                team_id=team_id,
-                channel_id=channel_id,
-                week=week,
-                claimer=claimer,
-                message_ts=posted,
-                now=now,
-            )
-    except Conflict:
-        return result(SendStatus.LOST_CLAIM, posted, "another sender took the claim over")
-    return result(SendStatus.SENT, posted)
+        return result(SendStatus.SENT, posted)
 
 
 def new_claimer() -> str:
@@ -608,12 +592,17 @@ def _show_on_digest(
     if container.get("is_ephemeral"):
         respond(replace_original=True, text=message.get("text") or line, blocks=updated)
         return
-    client.chat_update(
-        channel=str((body.get("channel") or {}).get("id") or container.get("channel_id")),
-        ts=str(container.get("message_ts") or message.get("ts")),
-        text=message.get("text") or line,
-        blocks=updated,
-    )
+    try:
+        client.chat_update(
+            channel=str((body.get("channel") or {}).get("id") or container.get("channel_id")),
+            ts=str(container.get("message_ts") or message.get("ts")),
+            text=message.get("text") or line,
+            blocks=updated,
+        )
+    except SlackApiError as exc:
+        # The change is saved; only the digest message is stale. Tell the person who clicked.
+        logger.warning("could not update the digest message: %s", exc.response.get("error"))
+        tell_user(client, body, line)
 
 
 def register(app: App, ctx: AppContext) -> None:
@@ -729,7 +718,7 @@ def handle_digest_command(
         )
         return
     messages = build_digest_messages(
-        digest, note=f"Only you can see this; the weekly digest is {state}"
+        digest, note=f"Only you can see this; the weekly digest is {state}", command=ctx.command
     )
     if len(messages) > EPHEMERAL_RESPONSES:
         # A response_url takes five messages: four of the digest and a note of what is left.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +23,8 @@ from bot.digest import (
     render_summary_text,
     week_of,
 )
-from bot.scheduler import next_run_times
+from bot.scheduler import DIGEST_JOB_ID, next_run_times, start_digest_scheduler
+from bot.settings import Settings
 from handlers.blocks import SECTION_LIMIT, value_of
 from handlers.digest import (
     MAX_BLOCKS,
@@ -428,3 +430,26 @@ def test_plain_text_rendering() -> None:
     assert text.splitlines()[0] == "Ladder digest for C1 (T1), week of 27 Oct 2025"
     assert "Recommendations awaiting a decision (1)" in text
     assert "https://example.slack.com/archives/C1/p1760000000000004" in text
+
+
+def test_the_scheduler_runs_the_job_on_the_local_cron() -> None:
+    settings = Settings(ladder_digest_cron=CRON, ladder_timezone="Europe/Berlin")
+    ran = threading.Event()
+    scheduler = start_digest_scheduler(settings, ran.set)
+    try:
+        job = scheduler.get_job(DIGEST_JOB_ID)
+        assert job is not None
+        assert job.coalesce is True and job.max_instances == 1
+        assert job.misfire_grace_time is not None and job.misfire_grace_time >= 3600
+        first = job.next_run_time
+        assert (first.weekday(), first.hour, first.minute) == (0, 9, 0)
+        assert first.tzinfo is not None and str(first.tzinfo) == "Europe/Berlin"
+        job.modify(next_run_time=datetime.now(BERLIN))  # run it now: the wiring works
+        assert ran.wait(timeout=10)
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_next_run_times_refuses_a_naive_start() -> None:
+    with pytest.raises(ValueError):
+        next_run_times(CRON, BERLIN, datetime(2025, 10, 14), 1)

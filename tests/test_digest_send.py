@@ -793,3 +793,17 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     bad_zone = ladder("digest", "send", env={**env, "LADDER_TIMEZONE": "Mars/Olympus"})
     assert bad_zone.returncode == 2
     assert bad_zone.stderr.startswith("error: LADDER_TIMEZONE")
+
+
+def test_digest_job_sends_with_the_real_clock(
+    session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
+) -> None:
+    from handlers.digest import digest_job
+
+    with session_scope(session_factory) as session:
+        add_review(session, channel="C1", last_activity_at=datetime.now(UTC) - timedelta(days=4))
+    settings = make_settings(fake_slack)
+    job = digest_job(settings, session_factory, make_web_client(settings))
+    job()
+    job()  # a second replica, or a second run the same week: nothing more
+    assert Counter(c["args"]["channel"] for c in posts(fake_slack)) == {"C1": 1, DIGEST_CHANNEL: 1}

@@ -197,6 +197,8 @@ def test_logs_the_mode_and_no_secret(served: Served) -> None:
     log = served.log()
     assert "HTTP mode on http://127.0.0.1:" in log
     assert "gthread" in log
+    # The weekly digest is scheduled inside the server, in LADDER_TIMEZONE (UTC by default).
+    assert "weekly digest: '0 9 * * MON' in UTC, next at " in log
     for secret in (SECRET, BOT_TOKEN):
         assert secret not in log
 
