@@ -3,6 +3,7 @@ Only the review's owner and LADDER_APPROVERS may; anyone else is told so and not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -128,33 +129,38 @@ def register(app: App, ctx: AppContext) -> None:
             message_ts=(body.get("message") or {}).get("ts"),
         )
 
+    def open_decision_modal(
+        body: dict[str, Any], client: WebClient, build: Callable[[int, str], dict[str, Any]]
+    ) -> None:
+        """Check the user may decide, then open the modal ``build(review_id, channel)``
+        within the trigger's 3 seconds."""
+        data = value_of(body["actions"][0]["value"])
+        review_id = int(data["r"])
+        _check_may_decide(
+            ctx, team_id=body["team"]["id"], review_id=review_id, user_id=body["user"]["id"]
+        )
+        view = build(review_id, body["channel"]["id"])
+        view["private_metadata"] = _with_message(view["private_metadata"], body)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
     def open_override_modal(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        data = value_of(action["value"])
-        _check_may_decide(
-            ctx, team_id=body["team"]["id"], review_id=int(data["r"]), user_id=body["user"]["id"]
+        current = value_of(action["value"])["o"]
+        open_decision_modal(
+            body,
+            client,
+            lambda r, c: build_override_modal(review_id=r, current=current, channel=c),
         )
-        view = build_override_modal(
-            review_id=int(data["r"]), current=data["o"], channel=body["channel"]["id"]
-        )
-        view["private_metadata"] = _with_message(view["private_metadata"], body)
-        client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    def open_park_modal(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
+    def open_park_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        data = value_of(action["value"])
-        _check_may_decide(
-            ctx, team_id=body["team"]["id"], review_id=int(data["r"]), user_id=body["user"]["id"]
+        open_decision_modal(
+            body,
+            client,
+            lambda r, c: build_park_modal(review_id=r, channel=c, today=_today(ctx)),
         )
-        view = build_park_modal(
-            review_id=int(data["r"]), channel=body["channel"]["id"], today=_today(ctx)
-        )
-        view["private_metadata"] = _with_message(view["private_metadata"], body)
-        client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def handle_override_submission(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient

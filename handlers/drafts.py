@@ -1211,6 +1211,11 @@ def register(app: App, ctx: AppContext) -> None:
             view=build_draft_modal(review_id=review_id, prefill=prefill),
         )
 
+    def start_drafting(body: dict[str, Any], client: WebClient, job: DraftJob) -> None:
+        """After the ack, on the drafting pool: draft_in_thread shows its own errors in the
+        thread (a view submission has no channel to tell the user in)."""
+        defer(ctx, body, client, draft_in_thread, ctx, client, job, pool=ctx.drafting)
+
     def handle_draft_submission(
         ack: Ack,
         body: dict[str, Any],
@@ -1228,13 +1233,8 @@ def register(app: App, ctx: AppContext) -> None:
             ack(response_action="errors", errors=field_errors(exc, default=DraftField.TASK))
             return
         ack()
-        # draft_in_thread shows its own errors in the thread: a view submission has no channel.
-        defer(
-            ctx,
+        start_drafting(
             body,
-            client,
-            draft_in_thread,
-            ctx,
             client,
             DraftJob(
                 team_id=team_id,
@@ -1245,7 +1245,6 @@ def register(app: App, ctx: AppContext) -> None:
                 look_in_thread=req.current_prompt is None,
                 bot_user_id=context.bot_user_id,
             ),
-            pool=ctx.drafting,
         )
 
     def open_redraft_modal(
@@ -1289,12 +1288,8 @@ def register(app: App, ctx: AppContext) -> None:
             ack(response_action="errors", errors=field_errors(exc, default=DraftField.FEEDBACK))
             return
         ack()
-        defer(
-            ctx,
+        start_drafting(
             body,
-            client,
-            draft_in_thread,
-            ctx,
             client,
             DraftJob(
                 team_id=team_id,
@@ -1305,7 +1300,6 @@ def register(app: App, ctx: AppContext) -> None:
                 look_in_thread=False,  # the previous inputs already hold the current prompt
                 bot_user_id=context.bot_user_id,
             ),
-            pool=ctx.drafting,
         )
 
     def handle_use_as_baseline(

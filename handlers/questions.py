@@ -84,15 +84,10 @@ def answer_and_render(ctx: AppContext, client: WebClient, **kwargs: Any) -> None
 
 
 def register(app: App, ctx: AppContext) -> None:
-    def handle_answer_button(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    def answer_click(
+        body: dict[str, Any], client: WebClient, data: dict[str, Any], value: Any
     ) -> None:
-        ack()
-        data = value_of(action["value"])
-        q = QUESTIONS[data["k"]]
-        value: Any = data["v"]
-        if q.kind is Kind.BOOLEAN:
-            value = value == "true"
+        """Record a clicked answer after the ack; the button carries the revision it showed."""
         defer(
             ctx,
             body,
@@ -102,11 +97,22 @@ def register(app: App, ctx: AppContext) -> None:
             client,
             team_id=body["team"]["id"],
             review_id=int(data["r"]),
-            key=q.key,
+            key=data["k"],
             value=value,
             user_id=body["user"]["id"],
             expected_revision=int(data["n"]),
         )
+
+    def handle_answer_button(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        data = value_of(action["value"])
+        q = QUESTIONS[data["k"]]
+        value: Any = data["v"]
+        if q.kind is Kind.BOOLEAN:
+            value = value == "true"
+        answer_click(body, client, data, value)
 
     def ack_checkbox_change(ack: Ack) -> None:
         ack()  # the choice is read when "Next" is clicked
@@ -122,20 +128,7 @@ def register(app: App, ctx: AppContext) -> None:
         modes = [o["value"] for o in selected]
         if not modes:
             raise InvalidInput("Tick at least one box, then click Next.")
-        defer(
-            ctx,
-            body,
-            client,
-            answer_and_render,
-            ctx,
-            client,
-            team_id=body["team"]["id"],
-            review_id=int(data["r"]),
-            key=data["k"],
-            value=modes,
-            user_id=body["user"]["id"],
-            expected_revision=int(data["n"]),
-        )
+        answer_click(body, client, data, modes)
 
     def open_value_modal(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
