@@ -44,10 +44,20 @@ def calls(value: Decimal | None) -> str:
     return f"{math.ceil(value):,} calls"
 
 
+DAYS_PER_MONTH = Decimal("30.44")  # an average month, for paybacks shorter than one
+
+
 def months(value: Decimal | None) -> str:
+    """A payback period people can read: "6.25 months", "9 days", "under a day"."""
     if value is None:
         return "never"
-    return f"{decimal_str(value, 2)} months"
+    if value >= 1:
+        shown = decimal_str(value, 2)
+        return f"{shown} month" if shown == "1" else f"{shown} months"
+    days = value * DAYS_PER_MONTH
+    if days < 1:
+        return "under a day"
+    return "1 day" if math.ceil(days) == 1 else f"{math.ceil(days)} days"
 
 
 def summary_lines(report: CostReport) -> list[str]:

@@ -26,7 +26,7 @@ from bot.answers import (
     TaskShape,
     TaskStability,
 )
-from bot.cost import CostReport, Verdict, cost_report, missing_cost_keys
+from bot.cost import CostReport, Verdict, cost_report, format_ratio, missing_cost_keys
 from bot.questions import Question, question
 
 # Thresholds, named as LADDER.md gives them.
@@ -634,7 +634,7 @@ def _next_steps(outcome: Outcome, w: _Walk) -> list[str]:
 
 def _x(ratio: Decimal | None) -> str:
     # No ratio with a cheaper tuned call means nothing to pay back (no one-time cost).
-    return "unbounded times" if ratio is None else f"{ratio.quantize(Decimal('0.1'))}x"
+    return "unbounded times" if ratio is None else format_ratio(ratio)
 
 
 def _pts(gap: float) -> str:

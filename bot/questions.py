@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -61,7 +62,21 @@ class Question(BaseModel):
         for opt in self.options:
             if opt.value == str(value):
                 return opt.label
-        return str(value) if self.unit is None else f"{value} {self.unit}"
+        shown = _number(value) if self.is_numeric else str(value)
+        if self.unit is None:
+            return shown
+        return f"{shown}%" if self.unit == "%" else f"{shown} {self.unit}"
+
+
+def _number(value: object) -> str:
+    """1200000 -> "1,200,000"; 82.0 -> "82"; "0.15" -> "0.15"."""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if number == number.to_integral_value():
+        return f"{int(number):,}"
+    return format(number.normalize(), "f")
 
 
 def _opts(*pairs: tuple[str, str]) -> tuple[Option, ...]:
