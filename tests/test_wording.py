@@ -32,7 +32,7 @@ def test_answers_read_as_written(key: str, value: object, shown: str) -> None:
         (None, "never"),
         (Decimal("6.25"), "6.25 months"),
         (Decimal("1"), "1 month"),
-        (Decimal("0.03"), "1 day"),
+        (Decimal("0.05"), "2 days"),
         (Decimal("0.3"), "10 days"),
         (Decimal("0.002"), "under a day"),
     ],
