@@ -124,7 +124,10 @@ _QUESTIONS: tuple[Question, ...] = (
             "Before any training: shall I draft a stronger system prompt from what you have? "
             "It takes a minute and costs a fraction of a cent."
         ),
-        help="Pick 'Drafted' once you have a drafted prompt in use, 'Declined' to skip.",
+        help=(
+            "In Slack, 'Draft it for me' opens a short form; in a terminal, run `ladder draft` "
+            "and answer 'drafted' once you use it. 'Declined' moves on."
+        ),
         kind=Kind.CHOICE,
         rule="P2",
         options=_opts((PromptDraft.DRAFTED, "Drafted"), (PromptDraft.DECLINED, "Declined")),
