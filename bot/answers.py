@@ -219,21 +219,22 @@ class Answers(BaseModel):
                 continue
             value = getattr(self, name)
             if value is not None:
-                out[name] = _jsonable(value)
+                out[name] = jsonable(value)
         if self.cost is not None:
             out["cost"] = {
-                name: _jsonable(getattr(self.cost, name))
+                name: jsonable(getattr(self.cost, name))
                 for name in CostInputs.model_fields
                 if name in self.cost.model_fields_set
             }
         return out
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """An answer value as JSON: enums by value, Decimal money as a decimal string."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, StrEnum):
         return value.value
     return value

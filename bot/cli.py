@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -17,7 +17,7 @@ from rich.table import Table
 from bot.answers import Answers, describe_validation_error
 from bot.cli_common import fail
 from bot.errors import LadderError
-from bot.ladder import NeedsAnswer, Recommendation, next_step
+from bot.ladder import Recommendation, next_step
 from bot.questions import Kind, Question
 
 app = typer.Typer(
@@ -121,10 +121,11 @@ def db_upgrade(
 
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except ArgumentError:
         return "<database>"
 
 
@@ -157,10 +158,6 @@ def describe_question(q: Question) -> str:
         if q.kind is Kind.MULTI:
             lines.append("[dim]  several: separate with commas, e.g. 1, 4[/dim]")
     return "\n".join(lines)
-
-
-def step_json(step: NeedsAnswer | Recommendation) -> dict[str, Any]:
-    return step.to_json_dict()
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from bot.answers import (
     SystemPrompt,
     TaskShape,
     TaskStability,
+    jsonable,
 )
 from bot.cost import CostReport, Verdict, cost_report, format_ratio, missing_cost_keys
 from bot.questions import Question, question
@@ -144,7 +145,7 @@ class _Walk:
 
     def fire(self, rule: str, keys: list[str], note: str) -> None:
         self.hits.append(
-            RuleHit(rule=rule, answers={k: _plain(self.answers.get(k)) for k in keys}, note=note)
+            RuleHit(rule=rule, answers={k: jsonable(self.answers.get(k)) for k in keys}, note=note)
         )
 
     def missing(self, *keys: str) -> _Ask | None:
@@ -163,14 +164,6 @@ class _Walk:
         if a.baseline_accuracy is None or a.target_accuracy is None:
             return None
         return a.target_accuracy - a.baseline_accuracy
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    return getattr(value, "value", value)
 
 
 def rule_k1(w: _Walk) -> _Result:

@@ -100,22 +100,44 @@ def digest_rows(
 
 
 def _row(
-    review_id: int, team_id: str, channel_id: str | None, thread_ts: str | None, owner_id: str,
-    title: str, status: str, outcome: str | None, last_activity_at: datetime,
-    snoozed_until: datetime | None, follow_up_on: date | None, recommended_at: datetime | None,
-    rules: list[str] | None, decision_kind: str | None, decided_at: datetime | None,
+    review_id: int,
+    team_id: str,
+    channel_id: str | None,
+    thread_ts: str | None,
+    owner_id: str,
+    title: str,
+    status: str,
+    outcome: str | None,
+    last_activity_at: datetime,
+    snoozed_until: datetime | None,
+    follow_up_on: date | None,
+    recommended_at: datetime | None,
+    rules: list[str] | None,
+    decision_kind: str | None,
+    decided_at: datetime | None,
     chosen_outcome: str | None,
 ) -> DigestRow:
     return DigestRow(
-        review_id, team_id, channel_id, thread_ts, owner_id, title, status, outcome,
-        last_activity_at, snoozed_until, follow_up_on, recommended_at, tuple(rules or ()),
-        decision_kind, decided_at, chosen_outcome,
+        review_id,
+        team_id,
+        channel_id,
+        thread_ts,
+        owner_id,
+        title,
+        status,
+        outcome,
+        last_activity_at,
+        snoozed_until,
+        follow_up_on,
+        recommended_at,
+        tuple(rules or ()),
+        decision_kind,
+        decided_at,
+        chosen_outcome,
     )
 
 
-def digest_progress(
-    *, session: Session, team_id: str, channel_id: str, week: date
-) -> list[str]:
+def digest_progress(*, session: Session, team_id: str, channel_id: str, week: date) -> list[str]:
     """The ts of the messages already posted for this digest (by a sender that died)."""
     posted = session.scalar(
         select(DigestRun.message_ts).where(

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from bot.answers import Answers, UnknownAnswerKey, describe_validation_error
+from bot.answers import Answers, UnknownAnswerKey, describe_validation_error, jsonable
 from bot.errors import InvalidInput
 from bot.ladder import Recommendation, Step, next_step
 from bot.questions import QUESTIONS
@@ -117,7 +117,7 @@ def submit_answer(
         session=session,
         review=review,
         key=key,
-        value=_plain(stored),
+        value=jsonable(stored),
         by=by,
         expected_revision=expected_revision,
         source_event_id=event_id,
@@ -249,16 +249,6 @@ def decision_line(decision: Decision) -> str:
 
 def _day(at: datetime) -> str:
     return at.date().isoformat()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if hasattr(value, "value"):
-        return value.value
-    if value.__class__.__name__ == "Decimal":
-        return str(value)
-    return value
 
 
 def answered_by(session: Session, *, review: Review) -> dict[str, str]:
