@@ -117,28 +117,71 @@ def test_a_week_in_the_life_across_the_daylight_saving_change() -> None:
         # started Friday, answered Saturday: under 3 days -> not yet stalled
         row(2, last_activity_at=berlin(2025, 10, 18, 11)),
         # recommendations waiting: 4 since Wednesday, 3 since the Monday before (older: first)
-        row(4, status="recommended", outcome="R2_FEW_SHOT", recommended_at=berlin(2025, 10, 15),
-            last_activity_at=berlin(2025, 10, 15)),
-        row(3, status="recommended", outcome="R1_PROMPT", recommended_at=berlin(2025, 10, 13),
-            last_activity_at=berlin(2025, 10, 13)),
+        row(
+            4,
+            status="recommended",
+            outcome="R2_FEW_SHOT",
+            recommended_at=berlin(2025, 10, 15),
+            last_activity_at=berlin(2025, 10, 15),
+        ),
+        row(
+            3,
+            status="recommended",
+            outcome="R1_PROMPT",
+            recommended_at=berlin(2025, 10, 13),
+            last_activity_at=berlin(2025, 10, 13),
+        ),
         # parked on Thursday until Friday 24 October: not due yet
-        row(5, status="parked", outcome="R4_LORA", decision_kind="parked",
-            decided_at=berlin(2025, 10, 16), follow_up_on=date(2025, 10, 24)),
+        row(
+            5,
+            status="parked",
+            outcome="R4_LORA",
+            decision_kind="parked",
+            decided_at=berlin(2025, 10, 16),
+            follow_up_on=date(2025, 10, 24),
+        ),
         # accepted rung 1 on 10 September: more than 30 days -> did it work?
-        row(6, status="accepted", outcome="R1_PROMPT", decision_kind="accepted",
-            decided_at=berlin(2025, 9, 10)),
+        row(
+            6,
+            status="accepted",
+            outcome="R1_PROMPT",
+            decision_kind="accepted",
+            decided_at=berlin(2025, 9, 10),
+        ),
         # accepted LoRA long ago: not a rung 1-3 follow-up
-        row(7, status="accepted", outcome="R4_LORA", decision_kind="accepted",
-            decided_at=berlin(2025, 8, 1)),
+        row(
+            7,
+            status="accepted",
+            outcome="R4_LORA",
+            decision_kind="accepted",
+            decided_at=berlin(2025, 8, 1),
+        ),
         # stay prompting on cost grounds (V1), decided 1 July: > 90 days -> re-check
-        row(8, status="accepted", outcome="STAY_PROMPTING", rules=("P2", "F2", "V1"),
-            decision_kind="accepted", decided_at=berlin(2025, 7, 1)),
+        row(
+            8,
+            status="accepted",
+            outcome="STAY_PROMPTING",
+            rules=("P2", "F2", "V1"),
+            decision_kind="accepted",
+            decided_at=berlin(2025, 7, 1),
+        ),
         # stay prompting because the task changes (S1): never "aged"
-        row(9, status="accepted", outcome="STAY_PROMPTING", rules=("S1",),
-            decision_kind="accepted", decided_at=berlin(2025, 5, 1)),
+        row(
+            9,
+            status="accepted",
+            outcome="STAY_PROMPTING",
+            rules=("S1",),
+            decision_kind="accepted",
+            decided_at=berlin(2025, 5, 1),
+        ),
         # snoozed until Wednesday 22 October: left out this week
-        row(10, status="recommended", outcome="EVAL_FIRST", recommended_at=berlin(2025, 10, 1),
-            snoozed_until=berlin(2025, 10, 22, 12)),
+        row(
+            10,
+            status="recommended",
+            outcome="EVAL_FIRST",
+            recommended_at=berlin(2025, 10, 1),
+            snoozed_until=berlin(2025, 10, 22, 12),
+        ),
         # closed: never in a digest
         row(11, status="closed", outcome="R2_FEW_SHOT", last_activity_at=berlin(2025, 9, 1)),
         # another channel, and a terminal review with no channel
@@ -167,14 +210,16 @@ def test_a_week_in_the_life_across_the_daylight_saving_change() -> None:
     # During the week: 4 is accepted on Tuesday, 1 and 2 get answers, 10's snooze ends,
     # 5's follow-up date passes, and on Sunday the clocks go back an hour.
     by_id = {r.review_id: r for r in rows_20}
-    by_id[4] = by_id[4]._replace(status="accepted", decision_kind="accepted",
-                       decided_at=berlin(2025, 10, 21, 14))
+    by_id[4] = by_id[4]._replace(
+        status="accepted", decision_kind="accepted", decided_at=berlin(2025, 10, 21, 14)
+    )
     by_id[1] = by_id[1]._replace(last_activity_at=berlin(2025, 10, 25, 10))
     # Friday 09:30 CEST (07:30Z) to Monday 09:00 CET (08:00Z) is 3 days and half an hour of
     # real time (2 days 23.5 hours on the wall clock): stalled.
     by_id[2] = by_id[2]._replace(last_activity_at=berlin(2025, 10, 24, 9, 30))
-    c1, c2 = compose_digests(by_id.values(), now=second, tz=BERLIN, stalled_days=3,
-                             workspace_url=URL)
+    c1, c2 = compose_digests(
+        by_id.values(), now=second, tz=BERLIN, stalled_days=3, workspace_url=URL
+    )
     assert c1.week == date(2025, 10, 27)
     assert ids(c1, DigestGroup.AWAITING_DECISION) == [10, 3]  # snooze over; 10 is older
     assert ids(c1, DigestGroup.STALLED) == [2]
@@ -193,16 +238,22 @@ def test_stalled_counts_real_hours_across_the_change() -> None:
     at_nine = row(1, last_activity_at=berlin(2025, 10, 24, 9))
     # Friday 24 October 10:30 CEST = 08:30Z: 2 days 23.5 hours before.
     later = row(2, last_activity_at=berlin(2025, 10, 24, 10, 30))
-    (digest,) = compose_digests([at_nine, later], now=second, tz=BERLIN, stalled_days=3,
-                                workspace_url=None)
+    (digest,) = compose_digests(
+        [at_nine, later], now=second, tz=BERLIN, stalled_days=3, workspace_url=None
+    )
     assert ids(digest) == [1]
 
 
 def test_follow_up_dates_are_local_days() -> None:
     # Monday 00:30 in Berlin (Sunday 23:30Z): a follow-up on Monday is due.
     now = berlin(2025, 10, 27, 0, 30)
-    parked = row(1, status="parked", decision_kind="parked", decided_at=berlin(2025, 10, 1),
-                 follow_up_on=date(2025, 10, 27))
+    parked = row(
+        1,
+        status="parked",
+        decision_kind="parked",
+        decided_at=berlin(2025, 10, 1),
+        follow_up_on=date(2025, 10, 27),
+    )
     tomorrow = parked._replace(review_id=2, follow_up_on=date(2025, 10, 28))
     (digest,) = compose_digests([parked, tomorrow], now=now, tz=BERLIN, workspace_url=None)
     assert ids(digest, DigestGroup.FOLLOW_UP) == [1]
@@ -210,33 +261,65 @@ def test_follow_up_dates_are_local_days() -> None:
 
 def test_accepted_rung_with_a_follow_up_date_and_overrides() -> None:
     now = berlin(2025, 10, 27)
-    dated = row(1, status="accepted", outcome="R3_RAG", decision_kind="accepted",
-                decided_at=berlin(2025, 10, 20), follow_up_on=date(2025, 10, 26))
+    dated = row(
+        1,
+        status="accepted",
+        outcome="R3_RAG",
+        decision_kind="accepted",
+        decided_at=berlin(2025, 10, 20),
+        follow_up_on=date(2025, 10, 26),
+    )
     # overridden from LoRA to few-shot 40 days ago: the rung in force is R2 -> follow-up
-    overridden = row(2, status="overridden", outcome="R4_LORA", decision_kind="overridden",
-                     chosen_outcome="R2_FEW_SHOT", decided_at=now - timedelta(days=40))
+    overridden = row(
+        2,
+        status="overridden",
+        outcome="R4_LORA",
+        decision_kind="overridden",
+        chosen_outcome="R2_FEW_SHOT",
+        decided_at=now - timedelta(days=40),
+    )
     # overridden to LoRA: no "did it work?" for rung 4
-    to_lora = row(3, status="overridden", outcome="R2_FEW_SHOT", decision_kind="overridden",
-                  chosen_outcome="R4_LORA", decided_at=now - timedelta(days=40))
-    recent = row(4, status="accepted", outcome="R2_FEW_SHOT", decision_kind="accepted",
-                 decided_at=now - timedelta(days=29))
-    (digest,) = compose_digests([dated, overridden, to_lora, recent], now=now, tz=BERLIN,
-                                workspace_url=None)
+    to_lora = row(
+        3,
+        status="overridden",
+        outcome="R2_FEW_SHOT",
+        decision_kind="overridden",
+        chosen_outcome="R4_LORA",
+        decided_at=now - timedelta(days=40),
+    )
+    recent = row(
+        4,
+        status="accepted",
+        outcome="R2_FEW_SHOT",
+        decision_kind="accepted",
+        decided_at=now - timedelta(days=29),
+    )
+    (digest,) = compose_digests(
+        [dated, overridden, to_lora, recent], now=now, tz=BERLIN, workspace_url=None
+    )
     assert ids(digest) == [2, 1]  # 2 decided 40 days ago is older than 1 (a week ago)
     assert digest.items[0].outcome == "R2_FEW_SHOT"
 
 
 def test_aged_needs_cost_rules_and_ninety_days() -> None:
     now = berlin(2025, 10, 27)
-    v2 = row(1, status="accepted", outcome="STAY_PROMPTING", rules=("V2",),
-             decision_kind="accepted", decided_at=now - timedelta(days=91))
+    v2 = row(
+        1,
+        status="accepted",
+        outcome="STAY_PROMPTING",
+        rules=("V2",),
+        decision_kind="accepted",
+        decided_at=now - timedelta(days=91),
+    )
     young = v2._replace(review_id=2, decided_at=now - timedelta(days=89))
     not_cost = v2._replace(review_id=3, rules=("F2",))
     snoozed = v2._replace(review_id=4, snoozed_until=now + timedelta(hours=1))
-    snooze_over = v2._replace(review_id=5, snoozed_until=now - timedelta(hours=1),
-                          decided_at=now - timedelta(days=200))
-    (digest,) = compose_digests([v2, young, not_cost, snoozed, snooze_over], now=now, tz=BERLIN,
-                                workspace_url=None)
+    snooze_over = v2._replace(
+        review_id=5, snoozed_until=now - timedelta(hours=1), decided_at=now - timedelta(days=200)
+    )
+    (digest,) = compose_digests(
+        [v2, young, not_cost, snoozed, snooze_over], now=now, tz=BERLIN, workspace_url=None
+    )
     assert ids(digest, DigestGroup.AGED) == [5, 1]
     assert "re-check the volume" in digest.items[0].detail
     (shorter,) = compose_digests([young], now=now, tz=BERLIN, aged_days=60, workspace_url=None)
@@ -248,8 +331,12 @@ def test_an_empty_week_posts_nothing() -> None:
     quiet = [
         row(1, last_activity_at=now - timedelta(hours=5)),
         row(2, status="closed", last_activity_at=berlin(2025, 1, 1)),
-        row(3, status="recommended", recommended_at=berlin(2025, 9, 1),
-            snoozed_until=now + timedelta(days=3)),
+        row(
+            3,
+            status="recommended",
+            recommended_at=berlin(2025, 9, 1),
+            snoozed_until=now + timedelta(days=3),
+        ),
     ]
     assert compose_digests(quiet, now=now, tz=BERLIN, workspace_url=URL) == []
     assert compose_digests([], now=now, tz=BERLIN, workspace_url=URL) == []
@@ -266,7 +353,9 @@ def test_permalink_is_built_from_the_workspace_url() -> None:
     assert permalink("https://acme.slack.com/", "C9", "1712345678.123456") == (
         "https://acme.slack.com/archives/C9/p1712345678123456"
     )
-    assert permalink("https://acme.slack.com", "C9", "1.2") == "https://acme.slack.com/archives/C9/p12"
+    assert (
+        permalink("https://acme.slack.com", "C9", "1.2") == "https://acme.slack.com/archives/C9/p12"
+    )
     assert permalink(None, "C9", "1.2") is None
     assert permalink(URL, "C9", None) is None
 
@@ -315,17 +404,40 @@ def long_digest(n: int) -> ChannelDigest:
         title = f"{i:03d} " + "<!channel> & friends " * 12  # long, and must be escaped
         title = title[:200]
         if kind == 0:
-            rows.append(row(i, title=title, status="recommended", outcome="R2_FEW_SHOT",
-                            recommended_at=now - timedelta(days=i)))
+            rows.append(
+                row(
+                    i,
+                    title=title,
+                    status="recommended",
+                    outcome="R2_FEW_SHOT",
+                    recommended_at=now - timedelta(days=i),
+                )
+            )
         elif kind == 1:
             rows.append(row(i, title=title, last_activity_at=now - timedelta(days=3 + i)))
         elif kind == 2:
-            rows.append(row(i, title=title, status="accepted", outcome="R1_PROMPT",
-                            decision_kind="accepted", decided_at=now - timedelta(days=31 + i)))
+            rows.append(
+                row(
+                    i,
+                    title=title,
+                    status="accepted",
+                    outcome="R1_PROMPT",
+                    decision_kind="accepted",
+                    decided_at=now - timedelta(days=31 + i),
+                )
+            )
         else:
-            rows.append(row(i, title=title, status="accepted", outcome="STAY_PROMPTING",
-                            rules=("V1",), decision_kind="accepted",
-                            decided_at=now - timedelta(days=91 + i)))
+            rows.append(
+                row(
+                    i,
+                    title=title,
+                    status="accepted",
+                    outcome="STAY_PROMPTING",
+                    rules=("V1",),
+                    decision_kind="accepted",
+                    decided_at=now - timedelta(days=91 + i),
+                )
+            )
     (digest,) = compose_digests(rows, now=now, tz=BERLIN, workspace_url=URL)
     return digest
 
@@ -383,20 +495,30 @@ def test_a_long_digest_splits_cleanly() -> None:
 def test_split_boundaries(n: int) -> None:
     messages = build_digest_messages(long_digest(n))
     _check_limits(messages)
-    found = [b["block_id"] for m in messages for b in m
-             if b.get("block_id", "").startswith(f"{DigestBlockId.ITEM}:")]
+    found = [
+        b["block_id"]
+        for m in messages
+        for b in m
+        if b.get("block_id", "").startswith(f"{DigestBlockId.ITEM}:")
+    ]
     assert len(found) == len(set(found)) == n
     for message in messages[1:]:
         assert any(b.get("block_id", "").startswith(f"{DigestBlockId.ITEM}:") for b in message)
 
 
 def test_no_link_without_a_workspace_url() -> None:
-    digest = compose_digests([row(1, last_activity_at=berlin(2025, 10, 1))],
-                             now=berlin(2025, 10, 27), tz=BERLIN, workspace_url=None)[0]
+    digest = compose_digests(
+        [row(1, last_activity_at=berlin(2025, 10, 1))],
+        now=berlin(2025, 10, 27),
+        tz=BERLIN,
+        workspace_url=None,
+    )[0]
     (message,) = build_digest_messages(digest)
     actions = next(b for b in message if b["type"] == "actions")
     assert [el["action_id"] for el in actions["elements"]] == [
-        ActionId.DIGEST_SNOOZE, ActionId.DIGEST_CLOSE_WORKED, ActionId.DIGEST_CLOSE_ABANDONED
+        ActionId.DIGEST_SNOOZE,
+        ActionId.DIGEST_CLOSE_WORKED,
+        ActionId.DIGEST_CLOSE_ABANDONED,
     ]
     assert "*use case 1*" in _all_sections([message])[2]
 
@@ -414,10 +536,12 @@ def test_item_done_replaces_only_that_items_buttons() -> None:
 
 def test_workspace_summary_of_a_thousand_channels_splits() -> None:
     now = berlin(2025, 10, 27)
-    rows = [row(i, channel_id=f"C{i:05d}", last_activity_at=berlin(2025, 10, 1))
-            for i in range(1000)]
-    summary = compose_workspace_summary(compose_digests(rows, now=now, tz=BERLIN,
-                                                        workspace_url=None))
+    rows = [
+        row(i, channel_id=f"C{i:05d}", last_activity_at=berlin(2025, 10, 1)) for i in range(1000)
+    ]
+    summary = compose_workspace_summary(
+        compose_digests(rows, now=now, tz=BERLIN, workspace_url=None)
+    )
     messages = build_summary_messages(summary)
     _check_limits(messages)
     text = "\n".join(_all_sections(messages))

@@ -107,45 +107,72 @@ def add_review(
     session.flush()
     if status is not ReviewStatus.IN_PROGRESS:
         rec = Recommendation(
-            review_id=review.id, outcome=outcome or "R2_FEW_SHOT", rules=["P2", "F1"],
-            reasons=[], tracks=[], next_steps=[], answers_snapshot={},
+            review_id=review.id,
+            outcome=outcome or "R2_FEW_SHOT",
+            rules=["P2", "F1"],
+            reasons=[],
+            tracks=[],
+            next_steps=[],
+            answers_snapshot={},
             created_at=last_activity_at,
         )
         session.add(rec)
         session.flush()
         if status is ReviewStatus.ACCEPTED:
-            session.add(Decision(review_id=review.id, recommendation_id=rec.id,
-                                 kind=DecisionKind.ACCEPTED, chosen_outcome=rec.outcome,
-                                 decided_by=owner, decided_at=last_activity_at))
+            session.add(
+                Decision(
+                    review_id=review.id,
+                    recommendation_id=rec.id,
+                    kind=DecisionKind.ACCEPTED,
+                    chosen_outcome=rec.outcome,
+                    decided_by=owner,
+                    decided_at=last_activity_at,
+                )
+            )
             session.flush()
     return review
 
 
 def seed(session_factory: sessionmaker[Session], per_channel: dict[str, int]) -> list[int]:
     with session_scope(session_factory) as session:
-        reviews = [add_review(session, channel=channel, title=f"{channel} case {i}")
-                   for channel, n in per_channel.items() for i in range(n)]
+        reviews = [
+            add_review(session, channel=channel, title=f"{channel} case {i}")
+            for channel, n in per_channel.items()
+            for i in range(n)
+        ]
         return [r.id for r in reviews]
 
 
 @pytest.fixture
 def sender(
-    session_factory: sessionmaker[Session], fake_slack: FakeSlack  # noqa: F811
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
 ) -> Callable[..., SendReport]:
     settings = make_settings(fake_slack)
     client = make_web_client(settings)
 
     def send(now: datetime = NOW, claimer: str = "worker-1", **kw: Any) -> SendReport:
-        return send_digests(session_factory=session_factory, client=client, settings=settings,
-                            now=now, claimer=claimer, same_channel_interval=0, **kw)
+        return send_digests(
+            session_factory=session_factory,
+            client=client,
+            settings=settings,
+            now=now,
+            claimer=claimer,
+            same_channel_interval=0,
+            **kw,
+        )
 
     return send
 
 
 def posts(fake: FakeSlack, channel: str | None = None) -> list[dict[str, Any]]:
-    return [c for c in fake.calls("chat.postMessage")
-            if c["status"] == 200 and c["response"].get("ok")
-            and (channel is None or c["args"]["channel"] == channel)]
+    return [
+        c
+        for c in fake.calls("chat.postMessage")
+        if c["status"] == 200
+        and c["response"].get("ok")
+        and (channel is None or c["args"]["channel"] == channel)
+    ]
 
 
 def statuses(report: SendReport) -> dict[str, SendStatus]:
@@ -156,25 +183,39 @@ def statuses(report: SendReport) -> dict[str, SendStatus]:
 
 
 def test_one_post_per_channel_per_week_even_when_run_twice(
-    session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 2, "C2": 1})
     first = sender()
-    assert statuses(first) == {"C1": SendStatus.SENT, "C2": SendStatus.SENT,
-                               DIGEST_CHANNEL: SendStatus.SENT}
+    assert statuses(first) == {
+        "C1": SendStatus.SENT,
+        "C2": SendStatus.SENT,
+        DIGEST_CHANNEL: SendStatus.SENT,
+    }
     assert len(fake_slack.calls("auth.test")) == 1  # the workspace URL, once per run
     second = sender(now=NOW + timedelta(hours=3), claimer="worker-2")
-    assert statuses(second) == {"C1": SendStatus.ALREADY_SENT, "C2": SendStatus.ALREADY_SENT,
-                                DIGEST_CHANNEL: SendStatus.ALREADY_SENT}
+    assert statuses(second) == {
+        "C1": SendStatus.ALREADY_SENT,
+        "C2": SendStatus.ALREADY_SENT,
+        DIGEST_CHANNEL: SendStatus.ALREADY_SENT,
+    }
     assert Counter(c["args"]["channel"] for c in posts(fake_slack)) == {
-        "C1": 1, "C2": 1, DIGEST_CHANNEL: 1
+        "C1": 1,
+        "C2": 1,
+        DIGEST_CHANNEL: 1,
     }
     # What was posted: the items with their buttons and thread links, the summary's counts.
     (c1,) = fake_slack.messages("C1")
     assert "2 waiting in this channel" in c1["blocks"][1]["text"]["text"]
-    links = [el["url"] for b in c1["blocks"] if b["type"] == "actions" for el in b["elements"]
-             if el["action_id"] == ActionId.OPEN_THREAD]
+    links = [
+        el["url"]
+        for b in c1["blocks"]
+        if b["type"] == "actions"
+        for el in b["elements"]
+        if el["action_id"] == ActionId.OPEN_THREAD
+    ]
     assert len(links) == 2 and links[0].startswith("https://example.slack.com/archives/C1/p1761")
     (summary,) = fake_slack.messages(DIGEST_CHANNEL)
     assert "<#C1>: 2 stalled" in summary["blocks"][2]["text"]["text"]
@@ -182,8 +223,9 @@ def test_one_post_per_channel_per_week_even_when_run_twice(
         run = repo.get_digest_run(session=session, team_id="T1", channel_id="C1", week=WEEK)
         assert run is not None and run.status is DigestStatus.SENT
         assert run.message_ts == [c1["ts"]]
-        summary_run = repo.get_digest_run(session=session, team_id="T1",
-                                          channel_id=DIGEST_CHANNEL + SUMMARY_MARKER, week=WEEK)
+        summary_run = repo.get_digest_run(
+            session=session, team_id="T1", channel_id=DIGEST_CHANNEL + SUMMARY_MARKER, week=WEEK
+        )
         assert summary_run is not None and summary_run.status is DigestStatus.SENT
 
     # Next Monday is a new week: posted again.
@@ -193,7 +235,8 @@ def test_one_post_per_channel_per_week_even_when_run_twice(
 
 
 def test_an_empty_week_posts_nothing(
-    session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
     sender: Callable[..., SendReport],
 ) -> None:
     with session_scope(session_factory) as session:
@@ -205,31 +248,43 @@ def test_an_empty_week_posts_nothing(
 
 
 def test_a_channel_turned_off_is_skipped_and_left_out_of_the_summary(
-    session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 1, "C2": 1})
     with session_scope(session_factory) as session:
-        repo.set_digest_enabled(session=session, team_id="T1", channel_id="C2", enabled=False,
-                                by=APPROVER)
+        repo.set_digest_enabled(
+            session=session, team_id="T1", channel_id="C2", enabled=False, by=APPROVER
+        )
     report = sender()
-    assert statuses(report) == {"C1": SendStatus.SENT, "C2": SendStatus.TURNED_OFF,
-                                DIGEST_CHANNEL: SendStatus.SENT}
+    assert statuses(report) == {
+        "C1": SendStatus.SENT,
+        "C2": SendStatus.TURNED_OFF,
+        DIGEST_CHANNEL: SendStatus.SENT,
+    }
     assert posts(fake_slack, "C2") == []
     (summary,) = fake_slack.messages(DIGEST_CHANNEL)
     assert "<#C2>" not in str(summary["blocks"])
 
 
 def test_crash_after_claim_is_taken_over_after_the_stale_period(
-    session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 1, "C2": 1})
     # A sender claims C1 and dies before posting anything.
     with session_scope(session_factory) as session:
-        assert repo.claim_digest(session=session, team_id="T1", channel_id="C1", week=WEEK,
-                                 claimer="dead-worker", stale_after=timedelta(minutes=10),
-                                 now=NOW)
+        assert repo.claim_digest(
+            session=session,
+            team_id="T1",
+            channel_id="C1",
+            week=WEEK,
+            claimer="dead-worker",
+            stale_after=timedelta(minutes=10),
+            now=NOW,
+        )
     soon = sender(now=NOW + timedelta(minutes=5), claimer="worker-2")
     assert statuses(soon)["C1"] is SendStatus.CLAIMED_ELSEWHERE
     assert "dead-worker" in soon.results[0].detail
@@ -251,26 +306,40 @@ def test_crash_after_claim_is_taken_over_after_the_stale_period(
 
 
 def test_a_takeover_resumes_after_the_messages_a_dead_sender_posted(
-    session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 30})  # 30 items: two messages
     with session_scope(session_factory) as session:
         rows = digest_rows(session=session, team_id="T1")
-    (digest,) = compose_digests(rows, now=NOW, tz=ZoneInfo("Europe/Berlin"),
-                                workspace_url="https://example.slack.com/")
+    (digest,) = compose_digests(
+        rows, now=NOW, tz=ZoneInfo("Europe/Berlin"), workspace_url="https://example.slack.com/"
+    )
     messages = build_digest_messages(digest)
     assert len(messages) == 2
     # The dead sender claimed, posted the first message, recorded it, and died.
     client = make_web_client(make_settings(fake_slack))
     with session_scope(session_factory) as session:
-        assert repo.claim_digest(session=session, team_id="T1", channel_id="C1", week=WEEK,
-                                 claimer="dead-worker", stale_after=timedelta(minutes=10),
-                                 now=NOW)
+        assert repo.claim_digest(
+            session=session,
+            team_id="T1",
+            channel_id="C1",
+            week=WEEK,
+            claimer="dead-worker",
+            stale_after=timedelta(minutes=10),
+            now=NOW,
+        )
     first_ts = client.chat_postMessage(channel="C1", text="part 1", blocks=messages[0])["ts"]
     with session_scope(session_factory) as session:
-        assert record_digest_progress(session=session, team_id="T1", channel_id="C1",
-                                      week=WEEK, claimer="dead-worker", message_ts=[first_ts])
+        assert record_digest_progress(
+            session=session,
+            team_id="T1",
+            channel_id="C1",
+            week=WEEK,
+            claimer="dead-worker",
+            message_ts=[first_ts],
+        )
 
     report = sender(now=NOW + timedelta(minutes=15), claimer="worker-2")
     assert statuses(report)["C1"] is SendStatus.SENT
@@ -283,7 +352,8 @@ def test_a_takeover_resumes_after_the_messages_a_dead_sender_posted(
 
 
 def test_a_failed_post_releases_the_claim(
-    session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 1})
@@ -293,14 +363,16 @@ def test_a_failed_post_releases_the_claim(
     assert failed.status is SendStatus.FAILED and "not_in_channel" in failed.detail
     assert summary.status is SendStatus.SENT
     with session_scope(session_factory) as session:
-        assert repo.get_digest_run(session=session, team_id="T1", channel_id="C1",
-                                   week=WEEK) is None
+        assert (
+            repo.get_digest_run(session=session, team_id="T1", channel_id="C1", week=WEEK) is None
+        )
     retry = sender(now=NOW + timedelta(minutes=1), claimer="worker-2")
     assert statuses(retry) == {"C1": SendStatus.SENT, DIGEST_CHANNEL: SendStatus.ALREADY_SENT}
 
 
 def test_a_429_is_retried_after_retry_after(
-    session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 1})
@@ -347,14 +419,25 @@ def run_together(targets: list[Callable[[], T]]) -> list[T]:
 
 
 def claim_at_barrier(
-    session_factory: sessionmaker[Session], backend: str, barrier: threading.Barrier,
-    week: date, name: str, now: datetime = NOW,
+    session_factory: sessionmaker[Session],
+    backend: str,
+    barrier: threading.Barrier,
+    week: date,
+    name: str,
+    now: datetime = NOW,
 ) -> str | None:
     with session_scope(session_factory) as session:
         _pg_begin(session, backend)
         barrier.wait(timeout=20)
-        won = repo.claim_digest(session=session, team_id="T1", channel_id="C1", week=week,
-                                claimer=name, stale_after=timedelta(minutes=10), now=now)
+        won = repo.claim_digest(
+            session=session,
+            team_id="T1",
+            channel_id="C1",
+            week=week,
+            claimer=name,
+            stale_after=timedelta(minutes=10),
+            now=now,
+        )
     return name if won else None
 
 
@@ -365,10 +448,12 @@ def test_many_claimers_at_once_one_wins(
     for n in range(rounds):
         week = WEEK + timedelta(days=7 * n)
         barrier = threading.Barrier(workers)
-        results = run_together([
-            partial(claim_at_barrier, session_factory, backend, barrier, week, f"w{n}-{i}")
-            for i in range(workers)
-        ])
+        results = run_together(
+            [
+                partial(claim_at_barrier, session_factory, backend, barrier, week, f"w{n}-{i}")
+                for i in range(workers)
+            ]
+        )
         won = [r for r in results if r is not None]
         assert len(won) == 1, f"round {n}: {won}"
 
@@ -380,21 +465,31 @@ def test_many_takeovers_of_a_stale_claim_at_once_one_wins(
     for n in range(rounds):
         week = WEEK + timedelta(days=7 * n)
         with session_scope(session_factory) as session:
-            assert repo.claim_digest(session=session, team_id="T1", channel_id="C1", week=week,
-                                     claimer="dead", stale_after=timedelta(minutes=10),
-                                     now=NOW - timedelta(hours=1))
+            assert repo.claim_digest(
+                session=session,
+                team_id="T1",
+                channel_id="C1",
+                week=week,
+                claimer="dead",
+                stale_after=timedelta(minutes=10),
+                now=NOW - timedelta(hours=1),
+            )
         barrier = threading.Barrier(workers)
-        results = run_together([
-            partial(claim_at_barrier, session_factory, backend, barrier, week, f"w{n}-{i}")
-            for i in range(workers)
-        ])
+        results = run_together(
+            [
+                partial(claim_at_barrier, session_factory, backend, barrier, week, f"w{n}-{i}")
+                for i in range(workers)
+            ]
+        )
         won = [r for r in results if r is not None]
         assert len(won) == 1, f"round {n}: {won}"
 
 
 def test_two_concurrent_senders_make_one_post(
-    session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
-    backend: str, monkeypatch: pytest.MonkeyPatch,
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seed(session_factory, {"C1": 2, "C2": 1})
     settings = make_settings(fake_slack)
@@ -419,8 +514,14 @@ def test_two_concurrent_senders_make_one_post(
                 inside -= 1
 
     def send(now: datetime, name: str) -> SendReport:
-        return send_digests(session_factory=session_factory, client=make_web_client(settings),
-                            settings=settings, now=now, claimer=name, same_channel_interval=0)
+        return send_digests(
+            session_factory=session_factory,
+            client=make_web_client(settings),
+            settings=settings,
+            now=now,
+            claimer=name,
+            same_channel_interval=0,
+        )
 
     monkeypatch.setattr(repo, "claim_digest", racing_claim)
     for n in range(rounds):
@@ -430,10 +531,13 @@ def test_two_concurrent_senders_make_one_post(
         sent = Counter(r.channel_id for r in results if r.status is SendStatus.SENT)
         assert sent == {"C1": 1, "C2": 1, DIGEST_CHANNEL: 1}, f"round {n}"
         assert {r.status for r in results if r.status is not SendStatus.SENT} <= {
-            SendStatus.ALREADY_SENT, SendStatus.CLAIMED_ELSEWHERE
+            SendStatus.ALREADY_SENT,
+            SendStatus.CLAIMED_ELSEWHERE,
         }
     assert Counter(c["args"]["channel"] for c in posts(fake_slack)) == {
-        "C1": rounds, "C2": rounds, DIGEST_CHANNEL: rounds
+        "C1": rounds,
+        "C2": rounds,
+        DIGEST_CHANNEL: rounds,
     }
     assert overlapped > 0
 
@@ -443,7 +547,8 @@ def test_two_concurrent_senders_make_one_post(
 
 @pytest.fixture
 def bolt(
-    session_factory: sessionmaker[Session], fake_slack: FakeSlack  # noqa: F811
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
 ) -> Iterator[tuple[App, AppContext]]:
     settings = make_settings(fake_slack)
     ctx = AppContext(settings=settings, session_factory=session_factory)
@@ -462,21 +567,31 @@ def dispatch(app: App, req: s.SignedRequest) -> int:
     return app.dispatch(BoltRequest(body=req.text, headers=req.headers)).status
 
 
-def click(app: App, message: dict[str, Any], review_id: int, action: ActionId, user: str,
-          **kw: Any) -> int:
+def click(
+    app: App, message: dict[str, Any], review_id: int, action: ActionId, user: str, **kw: Any
+) -> int:
     block_id = f"{DigestBlockId.ACTIONS}:{review_id}"
-    (element,) = [el for b in message["blocks"] if b.get("block_id") == block_id
-                  for el in b["elements"] if el["action_id"] == action]
+    (element,) = [
+        el
+        for b in message["blocks"]
+        if b.get("block_id") == block_id
+        for el in b["elements"]
+        if el["action_id"] == action
+    ]
     payload = s.block_actions_payload(
         [s.button(action, element["value"], block_id=block_id)],
-        user_id=user, channel_id=message["channel"], message_ts=message["ts"],
-        message={"blocks": message["blocks"], "text": message["text"]}, **kw,
+        user_id=user,
+        channel_id=message["channel"],
+        message_ts=message["ts"],
+        message={"blocks": message["blocks"], "text": message["text"]},
+        **kw,
     )
     return dispatch(app, s.signed_interaction(SECRET, payload))
 
 
-def _posted_digest(fake: FakeSlack, sender: Callable[..., SendReport],
-                   session_factory: sessionmaker[Session]) -> tuple[dict[str, Any], list[int]]:
+def _posted_digest(
+    fake: FakeSlack, sender: Callable[..., SendReport], session_factory: sessionmaker[Session]
+) -> tuple[dict[str, Any], list[int]]:
     with session_scope(session_factory) as session:
         ids = [add_review(session, owner="UOWNER", title=f"case {i}").id for i in range(2)]
     sender(now=datetime.now(UTC))
@@ -498,13 +613,16 @@ def _decisions(session_factory: sessionmaker[Session], review_id: int) -> list[D
 
 def _audit(session_factory: sessionmaker[Session], review_id: int) -> list[str]:
     with session_scope(session_factory) as session:
-        return list(session.scalars(
-            select(AuditEntry.action).where(AuditEntry.review_id == review_id)))
+        return list(
+            session.scalars(select(AuditEntry.action).where(AuditEntry.review_id == review_id))
+        )
 
 
 def test_the_owner_snoozes_from_the_digest(
-    bolt: tuple[App, AppContext], session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack, sender: Callable[..., SendReport],  # noqa: F811
+    bolt: tuple[App, AppContext],
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,
+    sender: Callable[..., SendReport],  # noqa: F811
 ) -> None:
     app, _ = bolt
     message, (first, second) = _posted_digest(fake_slack, sender, session_factory)
@@ -535,8 +653,10 @@ def test_the_owner_snoozes_from_the_digest(
 
 
 def test_an_approver_closes_someone_elses_review_as_worked(
-    bolt: tuple[App, AppContext], session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack, sender: Callable[..., SendReport],  # noqa: F811
+    bolt: tuple[App, AppContext],
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,
+    sender: Callable[..., SendReport],  # noqa: F811
 ) -> None:
     app, _ = bolt
     message, (first, _second) = _posted_digest(fake_slack, sender, session_factory)
@@ -556,14 +676,19 @@ def test_an_approver_closes_someone_elses_review_as_worked(
 
 
 def test_anyone_else_is_refused_and_nothing_changes(
-    bolt: tuple[App, AppContext], session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack, sender: Callable[..., SendReport],  # noqa: F811
+    bolt: tuple[App, AppContext],
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,
+    sender: Callable[..., SendReport],  # noqa: F811
 ) -> None:
     app, _ = bolt
     message, (first, _second) = _posted_digest(fake_slack, sender, session_factory)
     posted_before = len(fake_slack.calls("chat.postMessage"))
-    for action in (ActionId.DIGEST_CLOSE_ABANDONED, ActionId.DIGEST_CLOSE_WORKED,
-                   ActionId.DIGEST_SNOOZE):
+    for action in (
+        ActionId.DIGEST_CLOSE_ABANDONED,
+        ActionId.DIGEST_CLOSE_WORKED,
+        ActionId.DIGEST_SNOOZE,
+    ):
         assert click(app, message, first, action, "USTRANGER") == 200
 
     refusals = fake_slack.calls("chat.postEphemeral")
@@ -580,15 +705,20 @@ def test_anyone_else_is_refused_and_nothing_changes(
 
 
 def test_a_review_of_another_team_is_not_found(
-    bolt: tuple[App, AppContext], session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack, sender: Callable[..., SendReport],  # noqa: F811
+    bolt: tuple[App, AppContext],
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,
+    sender: Callable[..., SendReport],  # noqa: F811
 ) -> None:
     app, _ = bolt
     message, (first, _second) = _posted_digest(fake_slack, sender, session_factory)
     block_id = f"{DigestBlockId.ACTIONS}:{first}"
     payload = s.block_actions_payload(
         [s.button(ActionId.DIGEST_CLOSE_WORKED, f'{{"r":{first}}}', block_id=block_id)],
-        user_id="UOWNER", team_id="T2", channel_id="C1", message_ts=message["ts"],
+        user_id="UOWNER",
+        team_id="T2",
+        channel_id="C1",
+        message_ts=message["ts"],
         message={"blocks": message["blocks"]},
     )
     assert dispatch(app, s.signed_interaction(SECRET, payload)) == 200
@@ -598,8 +728,10 @@ def test_a_review_of_another_team_is_not_found(
 
 
 def test_a_second_close_is_told_it_is_already_closed(
-    bolt: tuple[App, AppContext], session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack, sender: Callable[..., SendReport],  # noqa: F811
+    bolt: tuple[App, AppContext],
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,
+    sender: Callable[..., SendReport],  # noqa: F811
 ) -> None:
     app, _ = bolt
     message, (first, _second) = _posted_digest(fake_slack, sender, session_factory)
@@ -614,8 +746,10 @@ def test_a_second_close_is_told_it_is_already_closed(
 
 
 def test_a_click_in_the_ephemeral_preview_replaces_it_through_response_url(
-    bolt: tuple[App, AppContext], session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack, sender: Callable[..., SendReport],  # noqa: F811
+    bolt: tuple[App, AppContext],
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,
+    sender: Callable[..., SendReport],  # noqa: F811
 ) -> None:
     app, _ = bolt
     fake_slack.respond("actions.respond", lambda fake, call: {"ok": True})
@@ -623,7 +757,9 @@ def test_a_click_in_the_ephemeral_preview_replaces_it_through_response_url(
     block_id = f"{DigestBlockId.ACTIONS}:{first}"
     payload = s.block_actions_payload(
         [s.button(ActionId.DIGEST_SNOOZE, f'{{"r":{first}}}', block_id=block_id)],
-        user_id="UOWNER", channel_id="C1", message_ts=message["ts"],
+        user_id="UOWNER",
+        channel_id="C1",
+        message_ts=message["ts"],
         message={"blocks": message["blocks"]},
     )
     payload["container"]["is_ephemeral"] = True
@@ -631,8 +767,9 @@ def test_a_click_in_the_ephemeral_preview_replaces_it_through_response_url(
     assert dispatch(app, s.signed_interaction(SECRET, payload)) == 200
     (replaced,) = fake_slack.calls("actions.respond")
     assert replaced["args"]["replace_original"] is True
-    assert any(b.get("block_id") == f"{DigestBlockId.DONE}:{first}"
-               for b in replaced["args"]["blocks"])
+    assert any(
+        b.get("block_id") == f"{DigestBlockId.DONE}:{first}" for b in replaced["args"]["blocks"]
+    )
     assert fake_slack.calls("chat.update") == []
 
 
@@ -652,7 +789,8 @@ def command(user: str = "UOWNER", channel: str = "C1") -> dict[str, Any]:
 
 
 def test_ladder_digest_shows_this_channels_digest_to_the_caller(
-    bolt: tuple[App, AppContext], session_factory: sessionmaker[Session],
+    bolt: tuple[App, AppContext],
+    session_factory: sessionmaker[Session],
     fake_slack: FakeSlack,  # noqa: F811
 ) -> None:
     _, ctx = bolt
@@ -661,8 +799,11 @@ def test_ladder_digest_shows_this_channels_digest_to_the_caller(
     handle_digest_command(ctx, make_web_client(ctx.settings), command(), [], respond)  # type: ignore[arg-type]
     (shown,) = respond.calls
     assert shown["response_type"] == "ephemeral"
-    item_ids = [b["block_id"] for b in shown["blocks"]
-                if b.get("block_id", "").startswith(f"{DigestBlockId.ITEM}:")]
+    item_ids = [
+        b["block_id"]
+        for b in shown["blocks"]
+        if b.get("block_id", "").startswith(f"{DigestBlockId.ITEM}:")
+    ]
     assert len(item_ids) == 2  # this channel's, not C2's
     assert "Only you can see this" in str(shown["blocks"][2])
     assert fake_slack.calls("chat.postMessage") == []
@@ -673,7 +814,8 @@ def test_ladder_digest_shows_this_channels_digest_to_the_caller(
 
 
 def test_a_long_preview_stays_within_five_responses(
-    bolt: tuple[App, AppContext], session_factory: sessionmaker[Session],
+    bolt: tuple[App, AppContext],
+    session_factory: sessionmaker[Session],
     fake_slack: FakeSlack,  # noqa: F811
 ) -> None:
     _, ctx = bolt
@@ -681,13 +823,18 @@ def test_a_long_preview_stays_within_five_responses(
     respond = Responses()
     handle_digest_command(ctx, make_web_client(ctx.settings), command(), [], respond)  # type: ignore[arg-type]
     assert len(respond.calls) == 5
-    shown = sum(1 for call in respond.calls[:4] for b in call["blocks"]
-                if b.get("block_id", "").startswith(f"{DigestBlockId.ITEM}:"))
+    shown = sum(
+        1
+        for call in respond.calls[:4]
+        for b in call["blocks"]
+        if b.get("block_id", "").startswith(f"{DigestBlockId.ITEM}:")
+    )
     assert f"and {150 - shown} more items" in respond.calls[4]["text"]
 
 
 def test_only_an_approver_turns_the_digest_off_and_on(
-    bolt: tuple[App, AppContext], session_factory: sessionmaker[Session],
+    bolt: tuple[App, AppContext],
+    session_factory: sessionmaker[Session],
     fake_slack: FakeSlack,  # noqa: F811
 ) -> None:
     _, ctx = bolt
@@ -718,20 +865,27 @@ def test_only_an_approver_turns_the_digest_off_and_on(
 
 
 def test_slash_command_reaches_the_digest_through_create_app(
-    session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
 ) -> None:
     from handlers.app import create_app
 
     seed(session_factory, {"C1": 1})
     settings = make_settings(fake_slack)
     app = create_app(settings, session_factory=session_factory, token_verification=False)
-    req = s.signed_command(SECRET, text="digest", user_id="UOWNER", channel_id="C1",
-                           response_url=f"{fake_slack.api_url}commands.respond")
+    req = s.signed_command(
+        SECRET,
+        text="digest",
+        user_id="UOWNER",
+        channel_id="C1",
+        response_url=f"{fake_slack.api_url}commands.respond",
+    )
     assert dispatch(app, req) == 200
     (call,) = fake_slack.wait_for("commands.respond")
     assert call["args"]["response_type"] == "ephemeral"
-    assert any(b.get("block_id", "").startswith(f"{DigestBlockId.ITEM}:")
-               for b in call["args"]["blocks"])
+    assert any(
+        b.get("block_id", "").startswith(f"{DigestBlockId.ITEM}:") for b in call["args"]["blocks"]
+    )
 
 
 # -- ladder digest preview | send -------------------------------------------------------------
@@ -740,21 +894,29 @@ LADDER = shutil.which("ladder") or str(Path(sys.executable).with_name("ladder"))
 
 
 def ladder(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("SLACK_", "LADDER_", "DATABASE_URL"))}
-    return subprocess.run([LADDER, *args], capture_output=True, text=True, timeout=120,
-                          env={**clean, **env})
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "LADDER_", "DATABASE_URL"))
+    }
+    return subprocess.run(
+        [LADDER, *args], capture_output=True, text=True, timeout=120, env={**clean, **env}
+    )
 
 
 def test_cli_preview_and_send(
-    db_url: str, session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
+    db_url: str,
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
 ) -> None:
     now = datetime.now(UTC)
     with session_scope(session_factory) as session:
-        add_review(session, channel="C1", title="triage tickets",
-                   last_activity_at=now - timedelta(days=5))
-        add_review(session, channel="C2", title="summarise calls",
-                   last_activity_at=now - timedelta(days=6))
+        add_review(
+            session, channel="C1", title="triage tickets", last_activity_at=now - timedelta(days=5)
+        )
+        add_review(
+            session, channel="C2", title="summarise calls", last_activity_at=now - timedelta(days=6)
+        )
     env = {"DATABASE_URL": db_url, "LADDER_TIMEZONE": "Europe/Berlin"}
 
     preview = ladder("digest", "preview", env=env)
@@ -768,8 +930,11 @@ def test_cli_preview_and_send(
     assert missing.returncode == 2
     assert missing.stderr.strip() == "error: SLACK_BOT_TOKEN is required but not set"
 
-    env |= {"SLACK_BOT_TOKEN": "xoxb-cli", "SLACK_API_URL": fake_slack.api_url,
-            "LADDER_DIGEST_CHANNEL": DIGEST_CHANNEL}
+    env |= {
+        "SLACK_BOT_TOKEN": "xoxb-cli",
+        "SLACK_API_URL": fake_slack.api_url,
+        "LADDER_DIGEST_CHANNEL": DIGEST_CHANNEL,
+    }
     first = ladder("digest", "send", env=env)
     assert first.returncode == 0, first.stderr
     assert "3 sent" in first.stdout
@@ -777,7 +942,9 @@ def test_cli_preview_and_send(
     assert second.returncode == 0, second.stderr
     assert "3 already_sent" in second.stdout
     assert Counter(c["args"]["channel"] for c in posts(fake_slack)) == {
-        "C1": 1, "C2": 1, DIGEST_CHANNEL: 1
+        "C1": 1,
+        "C2": 1,
+        DIGEST_CHANNEL: 1,
     }
 
 
@@ -796,7 +963,8 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_digest_job_sends_with_the_real_clock(
-    session_factory: sessionmaker[Session], fake_slack: FakeSlack,  # noqa: F811
+    session_factory: sessionmaker[Session],
+    fake_slack: FakeSlack,  # noqa: F811
 ) -> None:
     from handlers.digest import digest_job
 

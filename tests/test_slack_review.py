@@ -192,16 +192,25 @@ def test_retried_event_is_recorded_once(bot: Bot) -> None:
     assert db(bot, select(func.count()).select_from(Answer)) == before + 1
 
 
-def test_double_click_records_one_answer_and_tells_the_second(bot: Bot) -> None:
+def test_two_clicks_at_once_record_one_answer_and_tell_the_other(bot: Bot) -> None:
     thread = start(bot)
     answer_modes(bot, thread, ["format"])
     msg = current(bot, thread)
-    bot.click(msg, ActionId.ANSWER_CHOICE, label="A detailed one")
+    # Both clicks carry the revision the question showed; their work runs concurrently.
+    bot.click(msg, ActionId.ANSWER_CHOICE, label="A detailed one", user="U1")
     bot.click(msg, ActionId.ANSWER_CHOICE, label="None", user="U2")
     eph = bot.fake.wait_for("chat.postEphemeral")[-1]
-    assert eph["args"]["user"] == "U2" and "first" in eph["args"]["text"]
-    rows = db(bot, select(func.count()).select_from(Answer).where(Answer.key == "system_prompt"))
-    assert rows == 1
+    assert "first" in eph["args"]["text"]
+    with bot.session_factory() as session:
+        rows = session.execute(
+            select(Answer.answered_by, Answer.value).where(Answer.key == "system_prompt")
+        ).all()
+    assert len(rows) == 1  # one winner...
+    (winner, value), loser = rows[0], eph["args"]["user"]
+    assert {winner, loser} == {"U1", "U2"}  # ...and the other person is told
+    assert value == ("detailed" if winner == "U1" else "none")
+    bot.close()
+    assert len(bot.fake.calls("chat.postEphemeral")) == 1
 
 
 def test_number_modal_shows_field_errors_then_saves(bot: Bot) -> None:
