@@ -253,7 +253,7 @@ def describe_validation_error(err: ValidationError) -> str:
     """One line naming the first offending key and why, e.g. ``cost.epochs: must be > 0``."""
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "answers"
-    msg = first["msg"]
+    msg = str(first["msg"]).removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     return f"{loc}: {msg}"

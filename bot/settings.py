@@ -69,7 +69,8 @@ def load_settings() -> Settings:
     except ValidationError as err:
         first = err.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
-        raise InvalidInput(f"{name}: {first['msg']}", field=name) from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InvalidInput(f"{name}: {message}", field=name) from None
 
 
 def require(settings: Settings, *names: str) -> None:
