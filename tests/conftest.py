@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.db import make_engine, make_session_factory, normalize_url, upgrade
 
 POSTGRES_URL_ENV = "LADDER_TEST_POSTGRES_URL"
+
+# Property tests check values, not speed: no per-example deadline on a loaded 2-core machine
+# (speed is measured by the scripts in bench/).
+hypothesis_settings.register_profile("ladder", deadline=None)
+hypothesis_settings.load_profile("ladder")
 
 
 def _in_ci() -> bool:
