@@ -120,12 +120,21 @@ def _rows(n_reviews: int, n_channels: int, seed: int) -> tuple[list[dict[str, An
             rules = ["P2", "F1"]
             if outcome == "STAY_PROMPTING" and rng.random() < 0.5:
                 rules = ["P2", "F2", rng.choice(["V1", "V2"])]
-            recommendations.append({
-                "id": rec_id, "review_id": review_id, "outcome": outcome, "rules": rules,
-                "reasons": [f"{r}: fired" for r in rules], "tracks": [], "next_steps": [],
-                "answers_snapshot": {"use_case": review["title"]}, "cost_inputs": None,
-                "cost_report": None, "created_at": activity,
-            })
+            recommendations.append(
+                {
+                    "id": rec_id,
+                    "review_id": review_id,
+                    "outcome": outcome,
+                    "rules": rules,
+                    "reasons": [f"{r}: fired" for r in rules],
+                    "tracks": [],
+                    "next_steps": [],
+                    "answers_snapshot": {"use_case": review["title"]},
+                    "cost_inputs": None,
+                    "cost_report": None,
+                    "created_at": activity,
+                }
+            )
             last_rec = rec_id
         decided = min(NOW, activity + timedelta(days=rng.uniform(0, 5)))
         kinds: list[str] = {
@@ -140,9 +149,16 @@ def _rows(n_reviews: int, n_channels: int, seed: int) -> tuple[list[dict[str, An
         for kind in kinds:
             dec_id += 1
             decision = {
-                "id": dec_id, "review_id": review_id, "recommendation_id": last_rec,
-                "kind": kind, "chosen_outcome": outcome, "reason": None, "follow_up_on": None,
-                "snoozed_until": None, "decided_by": review["owner_id"], "decided_at": decided,
+                "id": dec_id,
+                "review_id": review_id,
+                "recommendation_id": last_rec,
+                "kind": kind,
+                "chosen_outcome": outcome,
+                "reason": None,
+                "follow_up_on": None,
+                "snoozed_until": None,
+                "decided_by": review["owner_id"],
+                "decided_at": decided,
             }
             if kind == "overridden":
                 decision["chosen_outcome"] = rng.choice(["R2_FEW_SHOT", "R4_LORA", "R1_PROMPT"])
@@ -172,10 +188,12 @@ def seed(engine: Engine, n_reviews: int, n_channels: int) -> dict[str, int]:
                 conn.execute(insert(table), rows[start : start + BATCH])
         if engine.dialect.name == "postgresql":
             for table_name in ("recommendations", "decisions"):
-                conn.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table_name}', 'id'), "
-                    f"(SELECT max(id) FROM {table_name}))"
-                ))
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table_name}', 'id'), "
+                        f"(SELECT max(id) FROM {table_name}))"
+                    )
+                )
     # What autovacuum would have done by the time a digest runs: statistics for the planner
     # and, on PostgreSQL, the visibility map that lets index-only scans skip the heap.
     analyze = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
@@ -224,8 +242,7 @@ def measure(engine: Engine, repeats: int, deadline: float) -> tuple[list[Timing]
         nonlocal pending
         with session_scope(factory) as session:
             rows = digest_rows(session=session, team_id=TEAM)
-        digests = compose_digests(rows, now=NOW, tz=TZ,
-                                  workspace_url="https://bench.slack.com/")
+        digests = compose_digests(rows, now=NOW, tz=TZ, workspace_url="https://bench.slack.com/")
         pending = sum(d.total for d in digests)
         return len(rows)
 
@@ -310,22 +327,28 @@ def postgres_database(url: str) -> Iterator[Engine]:
 # -- the run ----------------------------------------------------------------------------------
 
 
-def run_backend(name: str, database: Any, args: argparse.Namespace, deadline: float
-                ) -> list[Timing] | None:
+def run_backend(
+    name: str, database: Any, args: argparse.Namespace, deadline: float
+) -> list[Timing] | None:
     print(f"\n== {name}", flush=True)
     with database as engine:
         start = time.perf_counter()
         counts = seed(engine, args.reviews, args.channels)
-        print(f"seeded {counts['reviews']:,} reviews over {args.channels:,} channels, "
-              f"{counts['recommendations']:,} recommendations, {counts['decisions']:,} decisions "
-              f"in {time.perf_counter() - start:.1f} s", flush=True)
+        print(
+            f"seeded {counts['reviews']:,} reviews over {args.channels:,} channels, "
+            f"{counts['recommendations']:,} recommendations, {counts['decisions']:,} decisions "
+            f"in {time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
         if time.monotonic() > deadline:
             print("time limit reached after seeding: no timings")
             return None
         timings, pending = measure(engine, args.repeats, deadline)
         for t in timings:
-            print(f"{t.label:42s} p50 {t.p50 * 1000:8.1f} ms  ({len(t.seconds)} runs, "
-                  f"{t.rows:,} rows)")
+            print(
+                f"{t.label:42s} p50 {t.p50 * 1000:8.1f} ms  ({len(t.seconds)} runs, "
+                f"{t.rows:,} rows)"
+            )
         print(f"pending items in the digests: {pending:,}")
         print(f"ratio (a)/(b): {timings[0].p50 / timings[1].p50:.2f}")
         print("query plan, the whole team (the weekly send):")
@@ -340,23 +363,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reviews", type=int, default=100_000)
     parser.add_argument("--channels", type=int, default=1_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--pg", default=os.environ.get("LADDER_TEST_POSTGRES_URL") or None,
-                        help="PostgreSQL URL (default: LADDER_TEST_POSTGRES_URL)")
-    parser.add_argument("--max-seconds", type=float, default=900.0,
-                        help="stop timing (not mid-insert) once this much time has passed")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("LADDER_TEST_POSTGRES_URL") or None,
+        help="PostgreSQL URL (default: LADDER_TEST_POSTGRES_URL)",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=900.0,
+        help="stop timing (not mid-insert) once this much time has passed",
+    )
     args = parser.parse_args(argv)
     if args.reviews < 1 or args.channels < 1 or args.repeats < 1:
         parser.error("--reviews, --channels and --repeats must be positive")
     deadline = time.monotonic() + args.max_seconds
 
-    print(f"bench/digest: {args.reviews:,} reviews, {args.channels:,} channels, "
-          f"{args.repeats} repeats, digest as of {NOW.isoformat()}")
+    print(
+        f"bench/digest: {args.reviews:,} reviews, {args.channels:,} channels, "
+        f"{args.repeats} repeats, digest as of {NOW.isoformat()}"
+    )
     results: dict[str, list[Timing] | None] = {}
     results["SQLite"] = run_backend("SQLite (temporary file)", sqlite_database(), args, deadline)
     if args.pg:
         shown = make_url(normalize_url(args.pg)).render_as_string(hide_password=True)
-        results["PostgreSQL"] = run_backend(f"PostgreSQL ({shown}, own schema)",
-                                            postgres_database(args.pg), args, deadline)
+        results["PostgreSQL"] = run_backend(
+            f"PostgreSQL ({shown}, own schema)", postgres_database(args.pg), args, deadline
+        )
     else:
         print("\n(PostgreSQL skipped: pass --pg URL or set LADDER_TEST_POSTGRES_URL)")
 
@@ -365,8 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':42s}" + "".join(f"{n:>14s}" for n in names))
     for i in range(4):
         label = next(t[i].label for t in results.values() if t)
-        print(f"{label:42s}" + "".join(f"{results[n][i].p50 * 1000:14.1f}"  # type: ignore[index]
-                                       for n in names))
+        print(
+            f"{label:42s}"
+            + "".join(
+                f"{results[n][i].p50 * 1000:14.1f}"  # type: ignore[index]
+                for n in names
+            )
+        )
     return 0
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import slack_signing as s
-from fake_slack import FakeSlack, fake_slack  # noqa: F401  (fixture)
+from fake_slack import FakeSlack
 from slack_bolt import App, BoltRequest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -146,7 +146,7 @@ def seed(session_factory: sessionmaker[Session], per_channel: dict[str, int]) ->
 @pytest.fixture
 def sender(
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> Callable[..., SendReport]:
     settings = make_settings(fake_slack)
     client = make_web_client(settings)
@@ -184,7 +184,7 @@ def statuses(report: SendReport) -> dict[str, SendStatus]:
 
 def test_one_post_per_channel_per_week_even_when_run_twice(
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 2, "C2": 1})
@@ -236,7 +236,7 @@ def test_one_post_per_channel_per_week_even_when_run_twice(
 
 def test_an_empty_week_posts_nothing(
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
     sender: Callable[..., SendReport],
 ) -> None:
     with session_scope(session_factory) as session:
@@ -249,7 +249,7 @@ def test_an_empty_week_posts_nothing(
 
 def test_a_channel_turned_off_is_skipped_and_left_out_of_the_summary(
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 1, "C2": 1})
@@ -270,7 +270,7 @@ def test_a_channel_turned_off_is_skipped_and_left_out_of_the_summary(
 
 def test_crash_after_claim_is_taken_over_after_the_stale_period(
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 1, "C2": 1})
@@ -307,7 +307,7 @@ def test_crash_after_claim_is_taken_over_after_the_stale_period(
 
 def test_a_takeover_resumes_after_the_messages_a_dead_sender_posted(
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 30})  # 30 items: two messages
@@ -353,7 +353,7 @@ def test_a_takeover_resumes_after_the_messages_a_dead_sender_posted(
 
 def test_a_failed_post_releases_the_claim(
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 1})
@@ -372,7 +372,7 @@ def test_a_failed_post_releases_the_claim(
 
 def test_a_429_is_retried_after_retry_after(
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
     sender: Callable[..., SendReport],
 ) -> None:
     seed(session_factory, {"C1": 1})
@@ -487,7 +487,7 @@ def test_many_takeovers_of_a_stale_claim_at_once_one_wins(
 
 def test_two_concurrent_senders_make_one_post(
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
     backend: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -548,7 +548,7 @@ def test_two_concurrent_senders_make_one_post(
 @pytest.fixture
 def bolt(
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> Iterator[tuple[App, AppContext]]:
     settings = make_settings(fake_slack)
     ctx = AppContext(settings=settings, session_factory=session_factory)
@@ -622,7 +622,7 @@ def test_the_owner_snoozes_from_the_digest(
     bolt: tuple[App, AppContext],
     session_factory: sessionmaker[Session],
     fake_slack: FakeSlack,
-    sender: Callable[..., SendReport],  # noqa: F811
+    sender: Callable[..., SendReport],
 ) -> None:
     app, _ = bolt
     message, (first, second) = _posted_digest(fake_slack, sender, session_factory)
@@ -656,7 +656,7 @@ def test_an_approver_closes_someone_elses_review_as_worked(
     bolt: tuple[App, AppContext],
     session_factory: sessionmaker[Session],
     fake_slack: FakeSlack,
-    sender: Callable[..., SendReport],  # noqa: F811
+    sender: Callable[..., SendReport],
 ) -> None:
     app, _ = bolt
     message, (first, _second) = _posted_digest(fake_slack, sender, session_factory)
@@ -679,7 +679,7 @@ def test_anyone_else_is_refused_and_nothing_changes(
     bolt: tuple[App, AppContext],
     session_factory: sessionmaker[Session],
     fake_slack: FakeSlack,
-    sender: Callable[..., SendReport],  # noqa: F811
+    sender: Callable[..., SendReport],
 ) -> None:
     app, _ = bolt
     message, (first, _second) = _posted_digest(fake_slack, sender, session_factory)
@@ -708,7 +708,7 @@ def test_a_review_of_another_team_is_not_found(
     bolt: tuple[App, AppContext],
     session_factory: sessionmaker[Session],
     fake_slack: FakeSlack,
-    sender: Callable[..., SendReport],  # noqa: F811
+    sender: Callable[..., SendReport],
 ) -> None:
     app, _ = bolt
     message, (first, _second) = _posted_digest(fake_slack, sender, session_factory)
@@ -731,7 +731,7 @@ def test_a_second_close_is_told_it_is_already_closed(
     bolt: tuple[App, AppContext],
     session_factory: sessionmaker[Session],
     fake_slack: FakeSlack,
-    sender: Callable[..., SendReport],  # noqa: F811
+    sender: Callable[..., SendReport],
 ) -> None:
     app, _ = bolt
     message, (first, _second) = _posted_digest(fake_slack, sender, session_factory)
@@ -749,7 +749,7 @@ def test_a_click_in_the_ephemeral_preview_replaces_it_through_response_url(
     bolt: tuple[App, AppContext],
     session_factory: sessionmaker[Session],
     fake_slack: FakeSlack,
-    sender: Callable[..., SendReport],  # noqa: F811
+    sender: Callable[..., SendReport],
 ) -> None:
     app, _ = bolt
     fake_slack.respond("actions.respond", lambda fake, call: {"ok": True})
@@ -791,7 +791,7 @@ def command(user: str = "UOWNER", channel: str = "C1") -> dict[str, Any]:
 def test_ladder_digest_shows_this_channels_digest_to_the_caller(
     bolt: tuple[App, AppContext],
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> None:
     _, ctx = bolt
     seed(session_factory, {"C1": 2, "C2": 5})
@@ -816,7 +816,7 @@ def test_ladder_digest_shows_this_channels_digest_to_the_caller(
 def test_a_long_preview_stays_within_five_responses(
     bolt: tuple[App, AppContext],
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> None:
     _, ctx = bolt
     seed(session_factory, {"C1": 150})
@@ -835,7 +835,7 @@ def test_a_long_preview_stays_within_five_responses(
 def test_only_an_approver_turns_the_digest_off_and_on(
     bolt: tuple[App, AppContext],
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> None:
     _, ctx = bolt
     client = make_web_client(ctx.settings)
@@ -866,7 +866,7 @@ def test_only_an_approver_turns_the_digest_off_and_on(
 
 def test_slash_command_reaches_the_digest_through_create_app(
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> None:
     from handlers.app import create_app
 
@@ -907,7 +907,7 @@ def ladder(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_cli_preview_and_send(
     db_url: str,
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> None:
     now = datetime.now(UTC)
     with session_scope(session_factory) as session:
@@ -964,7 +964,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_digest_job_sends_with_the_real_clock(
     session_factory: sessionmaker[Session],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> None:
     from handlers.digest import digest_job
 
