@@ -143,6 +143,24 @@ def cost_report(inputs: CostInputs, *, on: date | None = None) -> CostReport:
     return compute_cost(inputs, resolve_prices(inputs, on=on))
 
 
+def per_call_cost(
+    *,
+    prompt_tokens: int,
+    output_tokens: int,
+    input_per_mtok: Decimal | Fraction,
+    output_per_mtok: Decimal | Fraction,
+) -> Fraction:
+    """One call's cost, exactly: tokens x price, prices per 1M tokens (``P_base``/``P_tuned``)."""
+    return (
+        prompt_tokens * Fraction(input_per_mtok) + output_tokens * Fraction(output_per_mtok)
+    ) / ONE_MILLION
+
+
+def to_decimal(value: Fraction) -> Decimal:
+    """An exact amount as the report's Decimal (rounded once, to the report's precision)."""
+    return _dec(value)
+
+
 def compute_cost(inputs: CostInputs, prices: PriceSet) -> CostReport:
     """The cost model of LADDER.md with the given prices.
 
@@ -167,9 +185,15 @@ def compute_cost(inputs: CostInputs, prices: PriceSet) -> CostReport:
     in_t = _frac(prices.tuned_input_per_mtok)
     out_t = _frac(prices.tuned_output_per_mtok)
 
-    # Per call, prices per 1M tokens.
-    p_base = (prompt * in_b + output * out_b) / ONE_MILLION
-    p_tuned = (tuned_prompt * in_t + output * out_t) / ONE_MILLION
+    p_base = per_call_cost(
+        prompt_tokens=prompt, output_tokens=output, input_per_mtok=in_b, output_per_mtok=out_b
+    )
+    p_tuned = per_call_cost(
+        prompt_tokens=tuned_prompt,
+        output_tokens=output,
+        input_per_mtok=in_t,
+        output_per_mtok=out_t,
+    )
     one_time = _one_time_cost(inputs, prices)
     saving = p_base - p_tuned
 

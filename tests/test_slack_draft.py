@@ -26,18 +26,15 @@ import handlers.drafts as drafts
 from bot.drafter import Change, DraftedPrompt, DraftResult, PromptExample
 from bot.errors import InvalidInput
 from bot.prices import lookup_model_price
+from bot.prompt_cost import CostChoice, PromptCost, monthly_cost, prompt_cost
 from handlers.drafts import (
-    CostChoice,
     DraftField,
     EarlierDraft,
-    PromptCost,
     ShownDraft,
     block_id,
     build_draft_result_blocks,
-    monthly_cost,
     parse_draft_fields,
     parse_examples,
-    prompt_cost,
 )
 from handlers.ids import INPUT_ACTION, ActionId, CallbackId
 from store import repository as repo
