@@ -66,17 +66,17 @@ def draft_command(
     if json_out:
         typer.echo(result.model_dump_json(indent=2))
     else:
-        _show(result, Console())
+        show_draft(result, Console())
 
 
 def _read_prompt(path: Path) -> str:
-    return _read_text(path, "--prompt-file")
+    return read_text(path, "--prompt-file")
 
 
 def _read_examples(path: Path) -> list[dict[str, Any]]:
     """Examples from JSONL: one ``{"input": ..., "output": ...}`` object a line, blanks skipped."""
     rows: list[dict[str, Any]] = []
-    for n, line in enumerate(_read_text(path, "--examples").splitlines(), 1):
+    for n, line in enumerate(read_text(path, "--examples").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -98,7 +98,7 @@ def _read_examples(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _read_text(path: Path, option: str) -> str:
+def read_text(path: Path, option: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -111,7 +111,8 @@ def _read_text(path: Path, option: str) -> str:
         raise InvalidInput(f"{option}: {path}: {exc.strerror}", field=option) from None
 
 
-def _show(result: DraftResult, console: Console) -> None:
+def show_draft(result: DraftResult, console: Console) -> None:
+    """A draft in the terminal: the prompt (copyable), changes, open questions, tokens."""
     console.print(Rule(Text(result.label)))
     # soft_wrap: the prompt is meant to be copied, so rich must not insert line breaks.
     console.print(result.prompt, markup=False, highlight=False, soft_wrap=True, end="")

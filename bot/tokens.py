@@ -56,3 +56,15 @@ def count_tokens(text: str) -> TokenCount:
     return TokenCount(
         tokens=len(encoding.encode(text, disallowed_special=())), method=TIKTOKEN_METHOD
     )
+
+
+_SHORT_NAMES = {
+    TIKTOKEN_METHOD: "tiktoken cl100k_base (offline)",
+    ESTIMATE_METHOD: "estimate: 4 characters per token",
+}
+
+
+def short_method_name(method: str) -> str:
+    """How tokens were counted, in at most 64 characters (the drafts table's column)."""
+    name = _SHORT_NAMES.get(method, method)
+    return name if len(name) <= 64 else name[:63] + "…"

@@ -41,7 +41,7 @@ from bot.parse import parse_answer
 from bot.prompt_cost import CostChoice, PromptCost, prompt_cost
 from bot.questions import QUESTIONS
 from bot.settings import Settings
-from bot.tokens import ESTIMATE_METHOD, TIKTOKEN_METHOD
+from bot.tokens import short_method_name
 from handlers.blocks import Block, button, context, encode, section, value_of
 from handlers.context import AppContext
 from handlers.errors import defer, guarded, handle_error
@@ -70,11 +70,6 @@ _FILE_DOWNLOAD_TIMEOUT_S = 15
 _TEXT_FILETYPES = frozenset({"text", "markdown", "md", "txt", "post"})
 _SLACK_FILE_HOST_SUFFIXES = (".slack.com", ".slack-gov.com", ".slack-edge.com")
 # The drafts table keeps a short name of the counting method; the full text is in ``result``.
-_METHOD_NAMES = {
-    TIKTOKEN_METHOD: "tiktoken cl100k_base (offline)",
-    ESTIMATE_METHOD: "estimate: 4 characters per token",
-}
-_TOKEN_METHOD_COLUMN = 64
 
 
 class DraftField(StrEnum):
@@ -648,10 +643,6 @@ def _earlier(drafts: list[Draft], *, before: int) -> tuple[EarlierDraft, ...]:
     )
 
 
-def _short_method(method: str) -> str:
-    return _METHOD_NAMES.get(method, truncate(method, _TOKEN_METHOD_COLUMN))
-
-
 def _get_review_view(session: Session, *, team_id: str, review_id: int) -> ReviewView:
     review = repo.get_review(session=session, team_id=team_id, review_id=review_id)
     if review is None or review.channel_id is None or review.thread_ts is None:
@@ -699,7 +690,7 @@ def store_result(
             prompt_text=result.prompt,
             tokens_before=result.tokens_before,
             tokens_after=result.tokens_after,
-            token_method=_short_method(result.token_method),
+            token_method=short_method_name(result.token_method),
             latency_ms=result.latency_ms,
             cost_usd=result.cost_usd,
         )

@@ -188,3 +188,49 @@ def test_db_upgrade(tmp_path: Path) -> None:
     with engine.connect() as conn:
         tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}
     assert {"reviews", "answers", "recommendations", "decisions", "audit_log"} <= tables
+
+
+def test_terminal_review_drafts_a_prompt_and_goes_on(tmp_path: Path) -> None:
+    db = tmp_path / "ladder.db"
+    (tmp_path / "current.txt").write_text("You answer support tickets. Be nice.\n")
+    typed = "\n".join(
+        [
+            "answer support tickets",  # use case
+            "1",  # format
+            "2",  # a short prompt -> R1_PROMPT
+            "y",  # draft a stronger prompt now
+            str(tmp_path / "current.txt"),
+            "y",  # use it as the baseline: the review goes on from P2
+            "1",  # few-shot not tried -> R2_FEW_SHOT
+            "",  # decide later
+        ]
+    )
+    result = run(
+        "review",
+        "--owner",
+        "bob",
+        stdin=typed + "\n",
+        env={"DATABASE_URL": f"sqlite:///{db}"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "Template draft" in result.stdout  # no OPENAI_API_KEY: labelled as such
+    assert "You answer support tickets. Be nice." in (tmp_path / "system-prompt.md").read_text()
+    assert "R2_FEW_SHOT" in result.stdout
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        draft = conn.execute(
+            text("SELECT source, status, tokens_before, tokens_after, version FROM drafts")
+        ).one()
+        answers = dict(
+            conn.execute(
+                text(
+                    "SELECT key, value FROM answers WHERE key IN ('prompt_draft', 'system_prompt') "
+                    "ORDER BY id"
+                )
+            ).all()
+        )
+        outcome = conn.execute(text("SELECT outcome, status FROM reviews")).one()
+    assert draft[:2] == ("template", "ok") and draft[2] < draft[3] and draft[4] == 1
+    assert answers == {"system_prompt": '"detailed"', "prompt_draft": '"drafted"'}
+    assert outcome == ("R2_FEW_SHOT", "recommended")
