@@ -351,3 +351,13 @@ def test_app_home_lists_open_reviews_and_waiting_decisions(bot: Bot) -> None:
     bot.wait_until(lambda: bot.fake.home_view("U1") is not None)
     home = json.dumps(bot.fake.home_view("U1"))
     assert "summarise incidents" in home and "Waiting for your decision" in home
+
+
+def test_an_overlong_use_case_is_refused_with_the_limit(bot: Bot) -> None:
+    status, _ = bot.command("x" * 201)
+    assert status == 200
+    eph = bot.fake.wait_for("chat.postEphemeral")[-1]
+    assert "201 characters" in eph["args"]["text"] and "200" in eph["args"]["text"]
+    bot.close()
+    assert db(bot, select(func.count()).select_from(Review)) == 0
+    assert bot.fake.calls("chat.postMessage") == []
