@@ -1082,9 +1082,27 @@ def register(app: App, ctx: AppContext) -> None:
             view=build_draft_modal(review_id=review_id, prefill=prefill),
         )
 
-    def start_drafting(body: dict[str, Any], client: WebClient, job: DraftJob) -> None:
+    def start_drafting(
+        body: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+        *,
+        review_id: int,
+        request: DraftRequest,
+        cost: CostChoice,
+        look_in_thread: bool,
+    ) -> None:
         """After the ack, on the drafting pool: draft_in_thread shows its own errors in the
         thread (a view submission has no channel to tell the user in)."""
+        job = DraftJob(
+            team_id=body["team"]["id"],
+            review_id=review_id,
+            user_id=body["user"]["id"],
+            request=request,
+            cost=cost,
+            look_in_thread=look_in_thread,
+            bot_user_id=context.bot_user_id,
+        )
         defer(ctx, body, client, draft_in_thread, ctx, client, job, pool=ctx.drafting)
 
     def handle_draft_submission(
@@ -1107,15 +1125,11 @@ def register(app: App, ctx: AppContext) -> None:
         start_drafting(
             body,
             client,
-            DraftJob(
-                team_id=team_id,
-                review_id=review_id,
-                user_id=body["user"]["id"],
-                request=req,
-                cost=cost,
-                look_in_thread=req.current_prompt is None,
-                bot_user_id=context.bot_user_id,
-            ),
+            context,
+            review_id=review_id,
+            request=req,
+            cost=cost,
+            look_in_thread=req.current_prompt is None,
         )
 
     def open_redraft_modal(
@@ -1162,15 +1176,11 @@ def register(app: App, ctx: AppContext) -> None:
         start_drafting(
             body,
             client,
-            DraftJob(
-                team_id=team_id,
-                review_id=review_id,
-                user_id=body["user"]["id"],
-                request=req,
-                cost=cost,
-                look_in_thread=False,  # the previous inputs already hold the current prompt
-                bot_user_id=context.bot_user_id,
-            ),
+            context,
+            review_id=review_id,
+            request=req,
+            cost=cost,
+            look_in_thread=False,  # the previous inputs already hold the current prompt
         )
 
     def handle_use_as_baseline(
