@@ -79,6 +79,7 @@ class Outcome(StrEnum):
     CAPABILITY_GAP = "CAPABILITY_GAP"
 
 
+USE_CASE_MAX = 200  # characters: a title, not a spec (LADDER.md "Answers")
 NonNegInt = Annotated[int, Field(ge=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -119,7 +120,7 @@ class Answers(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    use_case: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    use_case: Annotated[str, Field(min_length=1, max_length=USE_CASE_MAX)] | None = None
     failure_modes: list[FailureMode] | None = None
     system_prompt: SystemPrompt | None = None
     prompt_draft: PromptDraft | None = None

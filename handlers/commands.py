@@ -9,6 +9,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.answers import USE_CASE_MAX
 from bot.errors import InvalidInput
 from bot.ladder import NeedsAnswer
 from handlers.blocks import (
@@ -70,9 +71,10 @@ def start_thread(
 ) -> None:
     """Post the root message, create the review, and ask the first question in the thread."""
     team_id, channel_id, user_id = command["team_id"], command["channel_id"], command["user_id"]
-    if len(title) > 200:
+    if len(title) > USE_CASE_MAX:
         raise InvalidInput(
-            f"The use case is {len(title)} characters; keep it to 200 (a title, not a spec)."
+            f"The use case is {len(title)} characters; keep it to {USE_CASE_MAX} "
+            "(a title, not a spec)."
         )
     try:
         root = client.chat_postMessage(

@@ -39,6 +39,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from bot.answers import USE_CASE_MAX
 from store.db import utcnow
 
 # Constraint names are part of the schema: migrations refer to them by name.
@@ -52,7 +53,7 @@ NAMING_CONVENTION = {
 
 SLACK_ID = 64  # team, channel and user ids ("T0123ABC", "U0123ABC")
 SLACK_TS = 32  # message timestamps ("1712345678.123456")
-TITLE_MAX = 200
+TITLE_MAX = USE_CASE_MAX  # the review title is the use case answer
 
 
 # -- column types -----------------------------------------------------------------------------
